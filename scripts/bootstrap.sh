@@ -1,0 +1,45 @@
+#!/bin/sh
+# Set up everything `make test` and `make demo` need, on a fresh Debian machine:
+# the virtual environment in .venv/ with tlkeras and its test tools, and the
+# offline Fashion-MNIST (Debian package dataset-fashion-mnist) where we may install it.
+set -eu
+PYTHON=${PYTHON:-python3}
+VENV=${VENV:-.venv}
+STAMP="$VENV/.tlkeras-installed"
+
+as_root() { [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; }
+apt_install() { apt-get install -y -q "$@" >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q "$@" >/dev/null; }; }
+
+if [ ! -x "$VENV/bin/python" ]; then
+  if ! "$PYTHON" -m venv "$VENV" 2>/dev/null; then
+    rm -rf "$VENV"
+    if as_root; then
+      echo "bootstrap: installing python3-venv (Debian)"
+      apt_install python3-venv
+      "$PYTHON" -m venv "$VENV"
+    else
+      echo "bootstrap: '$PYTHON -m venv' failed; install python3-venv (sudo apt-get install python3-venv)" >&2
+      exit 1
+    fi
+  fi
+fi
+if [ ! -f "$STAMP" ] || [ pyproject.toml -nt "$STAMP" ]; then
+  "$VENV/bin/python" -m pip install -q --upgrade pip
+  "$VENV/bin/python" -m pip install -q -e ".[test,notebooks]"
+  touch "$STAMP"
+fi
+
+debian_dir=/usr/share/datasets/fashion-mnist
+keras_dir="${KERAS_HOME:-$HOME/.keras}/datasets/fashion-mnist"
+have_data() { for d in "$debian_dir" "$keras_dir" ${TLKERAS_DATA_DIR:+"$TLKERAS_DATA_DIR"}; do
+  [ -f "$d/train-images-idx3-ubyte.gz" ] && [ -f "$d/t10k-labels-idx1-ubyte.gz" ] && return 0; done; return 1; }
+if ! have_data; then
+  if as_root; then
+    echo "bootstrap: installing Fashion-MNIST (Debian package dataset-fashion-mnist)"
+    apt_install dataset-fashion-mnist
+  else
+    echo "bootstrap: Fashion-MNIST is not on disk. Run 'sudo apt-get install dataset-fashion-mnist'," >&2
+    echo "  set TLKERAS_DATA_DIR to a folder holding its four idx .gz files, or stay online:" >&2
+    echo "  tlkeras.data.load_fashion_mnist() then downloads it into the Keras cache." >&2
+  fi
+fi

@@ -1,0 +1,26 @@
+"""tlkeras: transfer learning with a convolutional autoencoder, in Keras 3.
+
+Modules: `data` (offline datasets, sampling), `models` (autoencoder and
+classifier builders), `transfer` (extract, freeze, unfreeze, fine-tune),
+`saving` (atomic save, checked load).
+"""
+
+from tlkeras import data, models, saving, transfer
+from tlkeras.models import build_classifier, build_conv_autoencoder
+from tlkeras.transfer import extract_encoder, fine_tune, freeze, trainable_report, unfreeze
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "build_classifier",
+    "build_conv_autoencoder",
+    "data",
+    "extract_encoder",
+    "fine_tune",
+    "freeze",
+    "models",
+    "saving",
+    "trainable_report",
+    "transfer",
+    "unfreeze",
+]

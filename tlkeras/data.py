@@ -1,0 +1,351 @@
+"""Datasets that work offline, and the sampling helpers the experiments need.
+
+Every loader returns ``(x_train, y_train), (x_test, y_test)`` with images as
+float32 in [0, 1], shape ``(N, H, W, 1)``, and labels as int64 class indices.
+"""
+
+import gzip
+import os
+import struct
+
+import numpy as np
+
+from tlkeras._checks import check_choice, check_fraction, check_labels, check_positive_int
+
+FASHION_MNIST_FILES = {
+    "x_train": "train-images-idx3-ubyte.gz",
+    "y_train": "train-labels-idx1-ubyte.gz",
+    "x_test": "t10k-images-idx3-ubyte.gz",
+    "y_test": "t10k-labels-idx1-ubyte.gz",
+}
+DEBIAN_FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
+
+CLASS_NAMES = {
+    "fashion_mnist": (
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    ),
+    "mnist": tuple(str(d) for d in range(10)),
+    "digits": tuple(str(d) for d in range(10)),
+}
+
+
+def class_names(dataset):
+    """The class names of a dataset, indexed by label.
+
+    Args:
+        dataset: `"fashion_mnist"`, `"mnist"` or `"digits"`.
+
+    Returns:
+        A tuple of strings.
+
+    Example:
+    >>> class_names("fashion_mnist")[9]
+    'Ankle boot'
+    """
+    check_choice(dataset, "dataset", CLASS_NAMES)
+    return CLASS_NAMES[dataset]
+
+
+def _keras_datasets_dir():
+    home = os.environ.get("KERAS_HOME", os.path.join(os.path.expanduser("~"), ".keras"))
+    return os.path.join(home, "datasets")
+
+
+def fashion_mnist_search_dirs():
+    """The folders searched for Fashion-MNIST's idx files, in order.
+
+    The Keras cache (``$KERAS_HOME/datasets/fashion-mnist``, by default under
+    ``~/.keras``), then ``$TLKERAS_DATA_DIR`` (the folder itself or its
+    ``fashion-mnist`` subfolder) if set, then Debian's ``dataset-fashion-mnist``.
+    """
+    dirs = [os.path.join(_keras_datasets_dir(), "fashion-mnist")]
+    data_dir = os.environ.get("TLKERAS_DATA_DIR")
+    if data_dir:
+        dirs += [os.path.join(data_dir, "fashion-mnist"), data_dir]
+    dirs.append(DEBIAN_FASHION_MNIST_DIR)
+    return dirs
+
+
+def read_idx(path):
+    """Read one IDX file (gzip-compressed or not) into a uint8 numpy array.
+
+    Raises:
+        ValueError: if the file is truncated or not an IDX file of unsigned bytes.
+    """
+    opener = gzip.open if path.endswith(".gz") else open
+    try:
+        with opener(path, "rb") as f:
+            data = f.read()
+    except (OSError, EOFError) as e:
+        raise ValueError(f"Cannot read IDX file {path!r}: {e}") from e
+    if len(data) < 4 or data[:2] != b"\x00\x00" or data[2] != 0x08:
+        raise ValueError(f"{path!r} is not an IDX file of unsigned bytes (bad header).")
+    ndim = data[3]
+    header = 4 + 4 * ndim
+    if ndim == 0 or len(data) < header:
+        raise ValueError(f"{path!r} is truncated: its header is incomplete.")
+    shape = struct.unpack(f">{ndim}I", data[4:header])
+    expected = int(np.prod(shape))
+    if len(data) - header != expected:
+        raise ValueError(
+            f"{path!r} is corrupt: its header announces shape {shape} "
+            f"({expected} bytes) but it holds {len(data) - header} bytes."
+        )
+    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
+
+
+def _to_float_images(x):
+    return (x.astype("float32") / 255.0)[..., None]
+
+
+def _read_fashion_mnist_dir(folder):
+    arrays = {key: read_idx(os.path.join(folder, fname)) for key, fname in FASHION_MNIST_FILES.items()}
+    for split in ("train", "test"):
+        if len(arrays[f"x_{split}"]) != len(arrays[f"y_{split}"]):
+            raise ValueError(f"{folder!r}: {split} images and labels differ in number.")
+    return (
+        (_to_float_images(arrays["x_train"]), arrays["y_train"].astype("int64")),
+        (_to_float_images(arrays["x_test"]), arrays["y_test"].astype("int64")),
+    )
+
+
+def load_fashion_mnist(download=True):
+    """Load Fashion-MNIST, offline when the files are anywhere on disk.
+
+    Looks in the folders of `fashion_mnist_search_dirs()` in order and takes the
+    first that holds all four idx files; otherwise downloads them through
+    `keras.datasets.fashion_mnist` (into the Keras cache, so the next call is
+    offline).
+
+    Args:
+        download: whether to try the download when no local copy is found.
+            Defaults to `True`.
+
+    Returns:
+        `(x_train, y_train), (x_test, y_test)`: 60,000 and 10,000 images,
+        float32 in [0, 1], shape `(N, 28, 28, 1)`; int64 labels 0-9.
+
+    Raises:
+        FileNotFoundError: if no copy is found and the download fails, with what
+            was tried and how to fix it.
+
+    Example:
+    >>> (x_train, y_train), (x_test, y_test) = load_fashion_mnist()
+    >>> x_train.shape, x_train.dtype.name
+    ((60000, 28, 28, 1), 'float32')
+    """
+    tried = []
+    for folder in fashion_mnist_search_dirs():
+        if not all(os.path.exists(os.path.join(folder, f)) for f in FASHION_MNIST_FILES.values()):
+            tried.append(f"{folder}: not there or incomplete")
+            continue
+        try:
+            return _read_fashion_mnist_dir(folder)
+        except ValueError as e:
+            tried.append(f"{folder}: {e}")
+    if download:
+        try:
+            import keras
+
+            (x_train, y_train), (x_test, y_test) = keras.datasets.fashion_mnist.load_data()
+            return (
+                (_to_float_images(x_train), y_train.astype("int64")),
+                (_to_float_images(x_test), y_test.astype("int64")),
+            )
+        except Exception as e:  # any network or file error: report it with the rest
+            tried.append(f"download via keras.datasets.fashion_mnist: {type(e).__name__}: {e}")
+    else:
+        tried.append("download: skipped (download=False)")
+    raise FileNotFoundError(
+        "Fashion-MNIST was not found. Tried:\n  - " + "\n  - ".join(tried) + "\n"
+        "Fix it with one of: `sudo apt-get install dataset-fashion-mnist` (Debian/Ubuntu); "
+        "put the four idx .gz files in a folder and set TLKERAS_DATA_DIR to it; "
+        "or run once online so Keras caches them."
+    )
+
+
+def load_mnist():
+    """Load MNIST through `keras.datasets.mnist` (from the Keras cache or online).
+
+    Returns:
+        `(x_train, y_train), (x_test, y_test)` in the same format as
+        `load_fashion_mnist()`.
+
+    Raises:
+        FileNotFoundError: if MNIST is neither cached nor downloadable.
+    """
+    import keras
+
+    try:
+        (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+    except Exception as e:
+        cached = os.path.join(_keras_datasets_dir(), "mnist.npz")
+        raise FileNotFoundError(
+            f"MNIST could not be loaded ({type(e).__name__}: {e}). Keras looks for it in "
+            f"{cached} and otherwise downloads it: run once online, or use "
+            "load_fashion_mnist() or load_digits(), which work offline."
+        ) from e
+    return (
+        (_to_float_images(x_train), y_train.astype("int64")),
+        (_to_float_images(x_test), y_test.astype("int64")),
+    )
+
+
+def resize_images(x, size):
+    """Resize images ``(N, H, W, C)`` to ``(N, size, size, C)`` by bilinear interpolation.
+
+    Pure numpy (half-pixel centres, as `keras.ops.image.resize` without
+    antialiasing), so the result is the same on every backend.
+    """
+    size = check_positive_int(size, "size")
+    n, h, w, c = x.shape
+
+    def coords(out_len, in_len):
+        pos = (np.arange(out_len) + 0.5) * in_len / out_len - 0.5
+        pos = np.clip(pos, 0, in_len - 1)
+        lo = np.floor(pos).astype(int)
+        hi = np.minimum(lo + 1, in_len - 1)
+        return lo, hi, (pos - lo).astype("float32")
+
+    r0, r1, rw = coords(size, h)
+    c0, c1, cw = coords(size, w)
+    rows = x[:, r0] * (1 - rw)[None, :, None, None] + x[:, r1] * rw[None, :, None, None]
+    out = rows[:, :, c0] * (1 - cw)[None, None, :, None] + rows[:, :, c1] * cw[None, None, :, None]
+    return out.astype("float32")
+
+
+def load_digits(size=28, test_fraction=0.25, seed=0):
+    """Load scikit-learn's UCI handwritten digits (1,797 images, always offline).
+
+    The 8x8 images (values 0-16) are scaled to [0, 1] and resized to
+    `size` x `size`, so they fit an encoder trained on 28x28 images: the
+    "different domain" target of the course. The split is stratified and
+    fixed by `seed`.
+
+    Args:
+        size: side of the returned images. Defaults to `28`.
+        test_fraction: share of the images kept for testing. Defaults to `0.25`.
+        seed: seed of the train/test split. Defaults to `0`.
+
+    Returns:
+        `(x_train, y_train), (x_test, y_test)`, float32 images `(N, size, size, 1)`
+        in [0, 1] and int64 labels 0-9.
+
+    Example:
+    >>> (x_train, y_train), (x_test, y_test) = load_digits(size=16)
+    >>> x_train.shape[1:], len(x_train) + len(x_test)
+    ((16, 16, 1), 1797)
+    """
+    size = check_positive_int(size, "size")
+    check_fraction(test_fraction, "test_fraction", low=0.0)
+    if test_fraction == 0.0:
+        raise ValueError(f"`test_fraction` must be > 0. Received: test_fraction={test_fraction}")
+    from sklearn.datasets import load_digits as sklearn_load_digits
+
+    bunch = sklearn_load_digits()
+    x = (bunch.images.astype("float32") / 16.0)[..., None]
+    x = np.clip(resize_images(x, size), 0.0, 1.0)
+    y = bunch.target.astype("int64")
+    rng = np.random.default_rng(seed)
+    test_idx = []
+    for c in np.unique(y):
+        idx = rng.permutation(np.flatnonzero(y == c))
+        test_idx.extend(idx[: int(round(len(idx) * test_fraction))])
+    test_mask = np.zeros(len(y), bool)
+    test_mask[test_idx] = True
+    return (x[~test_mask], y[~test_mask]), (x[test_mask], y[test_mask])
+
+
+DATASETS = {
+    "fashion_mnist": load_fashion_mnist,
+    "mnist": load_mnist,
+    "digits": load_digits,
+}
+
+
+def load_dataset(name):
+    """Load a dataset by name: `"fashion_mnist"`, `"mnist"` or `"digits"`."""
+    check_choice(name, "name", DATASETS)
+    return DATASETS[name]()
+
+
+def sample_per_class(x, y, n, seed=0):
+    """A stratified sample of exactly `n` images of each class.
+
+    Args:
+        x: images, first axis the samples.
+        y: integer labels, one per image.
+        n: images to take from every class present in `y`.
+        seed: seed of the draw. Defaults to `0`.
+
+    Returns:
+        `(x_sample, y_sample)`, classes in order, images within a class shuffled.
+
+    Raises:
+        ValueError: if a class has fewer than `n` images.
+
+    Example:
+    >>> x = np.zeros((6, 2, 2, 1), "float32"); y = np.array([0, 0, 1, 1, 1, 2])
+    >>> sample_per_class(x, y, 1)[1]
+    array([0, 1, 2])
+    """
+    n = check_positive_int(n, "n")
+    y = check_labels(y, "y", length=len(x))
+    rng = np.random.default_rng(seed)
+    picked = []
+    classes, counts = np.unique(y, return_counts=True)
+    short = {int(c): int(k) for c, k in zip(classes, counts, strict=True) if k < n}
+    if short:
+        raise ValueError(
+            f"`n` is larger than the images available: n={n} per class was asked for, "
+            f"but class(es) {sorted(short)} have only {short} images."
+        )
+    for c in classes:
+        picked.append(rng.choice(np.flatnonzero(y == c), size=n, replace=False))
+    idx = np.concatenate(picked)
+    return x[idx], y[idx]
+
+
+def split_by_class(x, y, classes):
+    """The images of some classes, with labels re-indexed from 0 in the order given.
+
+    Used for "source task / target task" splits: pretrain on some classes,
+    transfer to the others.
+
+    Args:
+        x: images.
+        y: integer labels.
+        classes: the labels to keep; `classes[i]` becomes label `i`.
+
+    Returns:
+        `(x_subset, y_subset)`.
+
+    Example:
+    >>> x = np.zeros((4, 2, 2, 1), "float32"); y = np.array([0, 5, 7, 5])
+    >>> split_by_class(x, y, [5, 7])[1]
+    array([0, 1, 0])
+    """
+    y = check_labels(y, "y", length=len(x))
+    classes = list(classes)
+    if not classes:
+        raise ValueError("`classes` must name at least one class. Received: classes=[]")
+    if len(set(classes)) != len(classes):
+        raise ValueError(f"`classes` must not repeat a class. Received: classes={classes}")
+    present = set(np.unique(y).tolist())
+    missing = [c for c in classes if c not in present]
+    if missing:
+        raise ValueError(
+            f"`classes` names labels that do not occur in `y`: {missing}. Labels present: {sorted(present)}"
+        )
+    mask = np.isin(y, classes)
+    remap = {c: i for i, c in enumerate(classes)}
+    return x[mask], np.array([remap[int(v)] for v in y[mask]], dtype="int64")

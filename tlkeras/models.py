@@ -1,0 +1,313 @@
+"""Builders for the convolutional autoencoder and the classifier put on its encoder.
+
+Every builder is a plain function that returns a Functional `keras.Model` with
+deterministically named layers, so `model.get_layer(name)` works in lessons and
+tests. Only built-in Keras layers are used: a saved `.keras` file loads with
+plain `keras.saving.load_model`, `safe_mode` left on.
+"""
+
+import keras
+from keras import layers
+
+from tlkeras._checks import check_choice, check_fraction, check_positive_int
+
+
+def _spatial_shape(input_shape):
+    """(height, width, channels) of an image shape, following Keras' data format."""
+    if keras.config.image_data_format() == "channels_first":
+        channels, height, width = input_shape
+    else:
+        height, width, channels = input_shape
+    return height, width, channels
+
+
+def _check_input_shape(input_shape, depth):
+    if (
+        not isinstance(input_shape, (tuple, list))
+        or len(input_shape) != 3
+        or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in input_shape)
+    ):
+        raise ValueError(
+            "`input_shape` must be 3 positive integers (height, width, channels). "
+            f"Received: input_shape={input_shape!r}"
+        )
+    height, width, _ = _spatial_shape(input_shape)
+    factor = 2**depth
+    if height % factor or width % factor:
+        raise ValueError(
+            f"`input_shape` height and width must be divisible by 2**len(filters) = {factor}, "
+            f"because each of the {depth} encoder blocks halves them. Received: "
+            f"input_shape={tuple(input_shape)}. Pad or resize the images, or use fewer filters."
+        )
+    return tuple(input_shape)
+
+
+def _check_filters(filters):
+    if not isinstance(filters, (tuple, list)) or not filters:
+        raise ValueError(
+            f"`filters` must be a non-empty tuple of positive integers. Received: filters={filters!r}"
+        )
+    return tuple(check_positive_int(f, "filters") for f in filters)
+
+
+def _conv_block(x, filters, prefix, batch_norm, activation, transpose=False, upsample=False):
+    """Conv (or transposed conv / upsample + conv), optional BatchNorm, activation."""
+    if upsample:
+        x = layers.UpSampling2D(2, name=f"{prefix}_upsample")(x)
+    if transpose:
+        x = layers.Conv2DTranspose(
+            filters, 3, strides=2, padding="same", use_bias=not batch_norm, name=f"{prefix}_deconv"
+        )(x)
+    else:
+        x = layers.Conv2D(filters, 3, padding="same", use_bias=not batch_norm, name=f"{prefix}_conv")(x)
+    if batch_norm:
+        x = layers.BatchNormalization(name=f"{prefix}_bn")(x)
+    return layers.Activation(activation, name=f"{prefix}_{activation}")(x)
+
+
+def build_encoder(
+    input_shape=(28, 28, 1),
+    filters=(32, 64),
+    latent_dim=64,
+    bottleneck="dense",
+    batch_norm=False,
+    activation="relu",
+    name="encoder",
+):
+    """The encoder half: Conv2D + max-pooling blocks, then a bottleneck.
+
+    Block `i` (from 1) is `encoder_block{i}_conv` (3x3, "same"), optionally
+    `encoder_block{i}_bn`, the activation, and `encoder_block{i}_pool` (2x2 max
+    pooling), so each block halves height and width. The bottleneck layer is
+    named `bottleneck`: with `bottleneck="dense"` a linear `Dense(latent_dim)`
+    on the flattened feature map (the latent is a vector); with
+    `bottleneck="conv"` a linear 1x1 `Conv2D(latent_dim)` (the latent is a
+    feature map of `latent_dim` channels).
+
+    Args:
+        input_shape: one image's shape. Defaults to `(28, 28, 1)`.
+        filters: filters of each block. Defaults to `(32, 64)`.
+        latent_dim: size (dense) or channels (conv) of the latent code. Defaults to `64`.
+        bottleneck: `"dense"` or `"conv"`. Defaults to `"dense"`.
+        batch_norm: put BatchNormalization after each conv. Defaults to `False`.
+        activation: activation of the conv blocks. Defaults to `"relu"`.
+        name: the model's name. Defaults to `"encoder"`.
+
+    Returns:
+        A Functional `keras.Model` from images to latent codes.
+
+    Example:
+    >>> encoder = build_encoder((32, 32, 3), filters=(8, 16), latent_dim=10)
+    >>> encoder.output_shape
+    (None, 10)
+    """
+    filters = _check_filters(filters)
+    input_shape = _check_input_shape(input_shape, len(filters))
+    latent_dim = check_positive_int(latent_dim, "latent_dim")
+    check_choice(bottleneck, "bottleneck", ("dense", "conv"))
+    inputs = keras.Input(shape=input_shape, name=f"{name}_input")
+    x = inputs
+    for i, f in enumerate(filters, start=1):
+        x = _conv_block(x, f, f"encoder_block{i}", batch_norm, activation)
+        x = layers.MaxPooling2D(2, name=f"encoder_block{i}_pool")(x)
+    if bottleneck == "dense":
+        x = layers.Flatten(name="encoder_flatten")(x)
+        x = layers.Dense(latent_dim, name="bottleneck")(x)
+    else:
+        x = layers.Conv2D(latent_dim, 1, name="bottleneck")(x)
+    return keras.Model(inputs, x, name=name)
+
+
+def build_decoder(
+    latent_shape,
+    output_shape=(28, 28, 1),
+    filters=(64, 32),
+    upsampling="transpose",
+    batch_norm=False,
+    activation="relu",
+    output_activation="sigmoid",
+    name="decoder",
+):
+    """The decoder half: from a latent code back to an image of `output_shape`.
+
+    A vector latent first goes through `decoder_dense` and `decoder_reshape` to
+    a feature map of `1 / 2**len(filters)` the output's size. Each block `i`
+    then doubles height and width: with `upsampling="transpose"` a strided
+    `decoder_block{i}_deconv` (Conv2DTranspose), with `"upsampling"` an
+    `decoder_block{i}_upsample` (UpSampling2D) followed by a 3x3
+    `decoder_block{i}_conv`. The last layer, `reconstruction`, is a 3x3 conv to
+    the image's channels with `output_activation` (sigmoid for [0, 1] pixels).
+
+    Args:
+        latent_shape: shape of one latent code (`(64,)` or `(7, 7, 16)`).
+        output_shape: one image's shape. Defaults to `(28, 28, 1)`.
+        filters: filters of each block, from the latent outwards. Defaults to `(64, 32)`.
+        upsampling: `"transpose"` or `"upsampling"`. Defaults to `"transpose"`.
+        batch_norm: put BatchNormalization after each conv. Defaults to `False`.
+        activation: activation of the blocks. Defaults to `"relu"`.
+        output_activation: activation of `reconstruction`. Defaults to `"sigmoid"`.
+        name: the model's name. Defaults to `"decoder"`.
+
+    Returns:
+        A Functional `keras.Model` from latent codes to images.
+    """
+    filters = _check_filters(filters)
+    output_shape = _check_input_shape(output_shape, len(filters))
+    check_choice(upsampling, "upsampling", ("transpose", "upsampling"))
+    height, width, channels = _spatial_shape(output_shape)
+    factor = 2 ** len(filters)
+    inputs = keras.Input(shape=tuple(latent_shape), name=f"{name}_input")
+    x = inputs
+    if len(latent_shape) == 1:
+        small = (height // factor, width // factor)
+        shape = (
+            (filters[0], *small)
+            if keras.config.image_data_format() == "channels_first"
+            else (*small, filters[0])
+        )
+        x = layers.Dense(small[0] * small[1] * filters[0], activation=activation, name="decoder_dense")(x)
+        x = layers.Reshape(shape, name="decoder_reshape")(x)
+    for i, f in enumerate(filters, start=1):
+        transpose = upsampling == "transpose"
+        x = _conv_block(
+            x, f, f"decoder_block{i}", batch_norm, activation, transpose=transpose, upsample=not transpose
+        )
+    outputs = layers.Conv2D(channels, 3, padding="same", activation=output_activation, name="reconstruction")(
+        x
+    )
+    return keras.Model(inputs, outputs, name=name)
+
+
+def build_conv_autoencoder(
+    input_shape=(28, 28, 1),
+    filters=(32, 64),
+    latent_dim=64,
+    bottleneck="dense",
+    upsampling="transpose",
+    batch_norm=False,
+    noise_stddev=0.0,
+    activation="relu",
+    name="conv_autoencoder",
+):
+    """A convolutional autoencoder made of two named sub-models, `encoder` and `decoder`.
+
+    Train it with `compile(loss="mse")` and `fit(x, x)`: it minimises the
+    reconstruction error L = E[||x - x_hat||^2]. `noise_stddev > 0` makes it a
+    denoising autoencoder: a `GaussianNoise` layer named `noise`, active only in
+    training, corrupts the input before the encoder, while the target stays the
+    clean image. The encoder comes out with `ae.get_layer("encoder")` or
+    `tlkeras.transfer.extract_encoder(ae)`.
+
+    Args:
+        input_shape: one image's shape; height and width must be divisible by
+            `2**len(filters)`. Defaults to `(28, 28, 1)`.
+        filters: encoder filters per block; the decoder mirrors them. Defaults to `(32, 64)`.
+        latent_dim: size (dense) or channels (conv) of the latent code. Defaults to `64`.
+        bottleneck: `"dense"` (vector latent) or `"conv"` (1x1 conv, feature-map
+            latent). Defaults to `"dense"`.
+        upsampling: decoder blocks with `"transpose"` (Conv2DTranspose) or
+            `"upsampling"` (UpSampling2D + Conv2D). Defaults to `"transpose"`.
+        batch_norm: BatchNormalization after every conv. Defaults to `False`.
+        noise_stddev: standard deviation of the training-time input noise; `0`
+            for a plain autoencoder. Defaults to `0.0`.
+        activation: activation of the conv blocks. Defaults to `"relu"`.
+        name: the model's name. Defaults to `"conv_autoencoder"`.
+
+    Returns:
+        A Functional `keras.Model` mapping images to reconstructions of the same shape.
+
+    Example:
+    >>> ae = build_conv_autoencoder((16, 16, 1), filters=(8, 16), latent_dim=8)
+    >>> ae.output_shape, ae.get_layer("encoder").output_shape
+    ((None, 16, 16, 1), (None, 8))
+    """
+    noise_stddev = check_fraction(noise_stddev, "noise_stddev", high=float("inf"))
+    encoder = build_encoder(
+        input_shape, filters, latent_dim, bottleneck, batch_norm, activation, name="encoder"
+    )
+    decoder = build_decoder(
+        encoder.output_shape[1:],
+        input_shape,
+        tuple(reversed(filters)),
+        upsampling,
+        batch_norm,
+        activation,
+        name="decoder",
+    )
+    inputs = keras.Input(shape=tuple(input_shape), name="image")
+    x = inputs
+    if noise_stddev > 0:
+        x = layers.GaussianNoise(noise_stddev, name="noise")(x)
+    outputs = decoder(encoder(x))
+    return keras.Model(inputs, outputs, name=name)
+
+
+def build_classifier(
+    encoder,
+    num_classes,
+    pooling="flatten",
+    normalize=False,
+    hidden_units=None,
+    dropout=0.0,
+    name="classifier",
+):
+    """A classifier head on an encoder: the encoder, then a new softmax layer.
+
+    The encoder is used as one layer (named like the encoder model, `encoder`
+    by default), so `tlkeras.transfer.freeze(clf.get_layer("encoder"))` freezes
+    exactly the pretrained part. A feature-map output is first reduced by
+    `pooling`; then come an optional `head_norm` (LayerNormalization), an
+    optional `head_hidden` Dense layer, `head_dropout`, and `predictions`
+    (`Dense(num_classes, activation="softmax")`). Train it with
+    `loss="sparse_categorical_crossentropy"` on integer labels.
+
+    Args:
+        encoder: a `keras.Model` from images to features.
+        num_classes: number of classes, >= 2.
+        pooling: for a feature-map encoder output: `"flatten"`, `"avg"` or
+            `"max"`. Defaults to `"flatten"`.
+        normalize: LayerNormalization of the features, which helps a frozen
+            encoder whose features have an arbitrary scale. Defaults to `False`.
+        hidden_units: units of an extra ReLU Dense layer, or `None`. Defaults to `None`.
+        dropout: dropout rate before the output layer. Defaults to `0.0`.
+        name: the model's name. Defaults to `"classifier"`.
+
+    Returns:
+        A Functional `keras.Model` from images to class probabilities.
+
+    Example:
+    >>> encoder = build_encoder((16, 16, 1), filters=(8,), latent_dim=4)
+    >>> build_classifier(encoder, num_classes=3).output_shape
+    (None, 3)
+    """
+    if not isinstance(encoder, keras.Model):
+        raise ValueError(
+            f"`encoder` must be a keras.Model. Received: encoder of type {type(encoder).__name__}"
+        )
+    num_classes = check_positive_int(num_classes, "num_classes", minimum=2)
+    check_choice(pooling, "pooling", ("flatten", "avg", "max"))
+    check_fraction(dropout, "dropout")
+    if hidden_units is not None:
+        hidden_units = check_positive_int(hidden_units, "hidden_units")
+    inputs = keras.Input(shape=encoder.input_shape[1:], name="image")
+    x = encoder(inputs)
+    if len(encoder.output_shape) == 4:
+        pool = {
+            "flatten": layers.Flatten(name="head_flatten"),
+            "avg": layers.GlobalAveragePooling2D(name="head_avg_pool"),
+            "max": layers.GlobalMaxPooling2D(name="head_max_pool"),
+        }[pooling]
+        x = pool(x)
+    elif len(encoder.output_shape) != 2:
+        raise ValueError(
+            "`encoder` must output vectors (batch, features) or feature maps "
+            f"(batch, height, width, channels). Received: encoder.output_shape={encoder.output_shape}"
+        )
+    if normalize:
+        x = layers.LayerNormalization(name="head_norm")(x)
+    if hidden_units:
+        x = layers.Dense(hidden_units, activation="relu", name="head_hidden")(x)
+    if dropout:
+        x = layers.Dropout(dropout, name="head_dropout")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="predictions")(x)
+    return keras.Model(inputs, outputs, name=name)
