@@ -88,7 +88,7 @@ def test_autoencoder_rejects_bad_arguments(kwargs, message):
 @pytest.mark.parametrize("pooling", ["flatten", "avg", "max"])
 def test_classifier_head_on_feature_map_and_vector_encoders(pooling):
     conv = build_encoder(SHAPE, filters=(4,), latent_dim=3, bottleneck="conv")
-    clf = build_classifier(conv, 5, pooling=pooling, normalize=True, hidden_units=7, dropout=0.2)
+    clf = build_classifier(conv, 5, pooling=pooling, normalize="layer", hidden_units=7, dropout=0.2)
     probs = clf.predict(np.zeros((2, *SHAPE), "float32"), verbose=0)
     assert probs.shape == (2, 5)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)

@@ -17,7 +17,14 @@ def test_models_survive_a_keras_round_trip_with_identical_predictions(tmp_path, 
     model = {
         "autoencoder": ae,
         "encoder": encoder,
-        "classifier": build_classifier(freeze(encoder), 3, normalize=True, dropout=0.5),
+        "classifier": build_classifier(
+            freeze(encoder),
+            3,
+            normalize="standard",
+            reference_images=images,
+            augment=("translate", "flip"),
+            dropout=0.5,
+        ),
     }[which]
     model.compile(optimizer="adam", loss="mse")
     path = tmp_path / f"{which}.keras"

@@ -30,7 +30,7 @@ def check_fraction(value, name, low=0.0, high=1.0, include_high=False):
 def check_choice(value, name, choices):
     """Raise unless ``value`` is one of ``choices``."""
     if value not in choices:
-        raise ValueError(f"`{name}` must be one of {sorted(choices)}. Received: {name}={value!r}")
+        raise ValueError(f"`{name}` must be one of {list(choices)}. Received: {name}={value!r}")
     return value
 
 

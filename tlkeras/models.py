@@ -7,6 +7,7 @@ plain `keras.saving.load_model`, `safe_mode` left on.
 """
 
 import keras
+import numpy as np
 from keras import layers
 
 from tlkeras._checks import check_choice, check_fraction, check_positive_int
@@ -242,11 +243,48 @@ def build_conv_autoencoder(
     return keras.Model(inputs, outputs, name=name)
 
 
+AUGMENTATIONS = ("translate", "flip")
+
+
+def feature_statistics(encoder, images, reduce=(), batch_size=256):
+    """Per-feature mean and variance of an encoder's output on `images`.
+
+    Used to standardise frozen features with statistics of the *unlabeled*
+    pretraining images, which are far more reliable than those of a handful of
+    labeled ones.
+
+    Args:
+        encoder: the encoder.
+        images: the reference images.
+        reduce: layers applied to the encoder's output first (pooling); the
+            result is flattened. Defaults to `()`.
+        batch_size: batch size of the forward passes. Defaults to `256`.
+
+    Returns:
+        `(mean, variance)`, two float32 vectors of the feature size.
+    """
+    total, total_sq, count = 0.0, 0.0, 0
+    for start in range(0, len(images), 4096):
+        features = encoder.predict(images[start : start + 4096], batch_size=batch_size, verbose=0)
+        for layer in reduce:
+            features = keras.ops.convert_to_numpy(layer(features))
+        features = features.reshape(len(features), -1).astype("float64")
+        total, total_sq, count = (
+            total + features.sum(0),
+            total_sq + (features**2).sum(0),
+            count + len(features),
+        )
+    mean = total / count
+    return mean.astype("float32"), np.maximum(total_sq / count - mean**2, 0.0).astype("float32")
+
+
 def build_classifier(
     encoder,
     num_classes,
     pooling="flatten",
-    normalize=False,
+    normalize=None,
+    reference_images=None,
+    augment=(),
     hidden_units=None,
     dropout=0.0,
     name="classifier",
@@ -255,19 +293,27 @@ def build_classifier(
 
     The encoder is used as one layer (named like the encoder model, `encoder`
     by default), so `tlkeras.transfer.freeze(clf.get_layer("encoder"))` freezes
-    exactly the pretrained part. A feature-map output is first reduced by
-    `pooling`; then come an optional `head_norm` (LayerNormalization), an
-    optional `head_hidden` Dense layer, `head_dropout`, and `predictions`
+    exactly the pretrained part. Optional `augment_*` layers (active only in
+    training) come before the encoder. A feature-map output is reduced by
+    `pooling`; then come an optional normalisation (`head_norm`), an optional
+    `head_hidden` Dense layer, `head_dropout`, and `predictions`
     (`Dense(num_classes, activation="softmax")`). Train it with
     `loss="sparse_categorical_crossentropy"` on integer labels.
 
     Args:
         encoder: a `keras.Model` from images to features.
         num_classes: number of classes, >= 2.
-        pooling: for a feature-map encoder output: `"flatten"`, `"avg"` or
-            `"max"`. Defaults to `"flatten"`.
-        normalize: LayerNormalization of the features, which helps a frozen
-            encoder whose features have an arbitrary scale. Defaults to `False`.
+        pooling: for a feature-map encoder output: `"flatten"`, `"avg"`,
+            `"max"`, or an integer `k` (k x k average pooling, then flatten).
+            Defaults to `"flatten"`.
+        normalize: `None`; `"layer"` (LayerNormalization); or `"standard"`:
+            standardise each feature with its mean and variance over
+            `reference_images` (a fixed `Normalization` layer), then scale
+            every feature vector to norm sqrt(dim). `"standard"` is what makes
+            a frozen encoder's features usable with few labels. Defaults to `None`.
+        reference_images: unlabeled images for `normalize="standard"`.
+        augment: any of `"translate"` (random shifts up to 10 %) and `"flip"`
+            (random horizontal flips). Defaults to `()`.
         hidden_units: units of an extra ReLU Dense layer, or `None`. Defaults to `None`.
         dropout: dropout rate before the output layer. Defaults to `0.0`.
         name: the model's name. Defaults to `"classifier"`.
@@ -285,26 +331,51 @@ def build_classifier(
             f"`encoder` must be a keras.Model. Received: encoder of type {type(encoder).__name__}"
         )
     num_classes = check_positive_int(num_classes, "num_classes", minimum=2)
-    check_choice(pooling, "pooling", ("flatten", "avg", "max"))
+    if not (isinstance(pooling, int) and not isinstance(pooling, bool) and pooling > 0):
+        check_choice(pooling, "pooling", ("flatten", "avg", "max"))
+    check_choice(normalize, "normalize", (None, "layer", "standard"))
+    if normalize == "standard" and reference_images is None:
+        raise ValueError('`reference_images` must be given with normalize="standard". Received: None')
+    if isinstance(augment, str) or not all(a in AUGMENTATIONS for a in augment):
+        raise ValueError(
+            f"`augment` must be a tuple drawn from {AUGMENTATIONS}. Received: augment={augment!r}"
+        )
     check_fraction(dropout, "dropout")
     if hidden_units is not None:
         hidden_units = check_positive_int(hidden_units, "hidden_units")
-    inputs = keras.Input(shape=encoder.input_shape[1:], name="image")
-    x = encoder(inputs)
-    if len(encoder.output_shape) == 4:
-        pool = {
-            "flatten": layers.Flatten(name="head_flatten"),
-            "avg": layers.GlobalAveragePooling2D(name="head_avg_pool"),
-            "max": layers.GlobalMaxPooling2D(name="head_max_pool"),
-        }[pooling]
-        x = pool(x)
-    elif len(encoder.output_shape) != 2:
+    if len(encoder.output_shape) not in (2, 4):
         raise ValueError(
             "`encoder` must output vectors (batch, features) or feature maps "
             f"(batch, height, width, channels). Received: encoder.output_shape={encoder.output_shape}"
         )
-    if normalize:
+    inputs = keras.Input(shape=encoder.input_shape[1:], name="image")
+    x = inputs
+    if "translate" in augment:
+        x = layers.RandomTranslation(0.1, 0.1, fill_mode="constant", name="augment_translate")(x)
+    if "flip" in augment:
+        x = layers.RandomFlip("horizontal", name="augment_flip")(x)
+    x = encoder(x)
+    reduce = []
+    if len(encoder.output_shape) == 4:
+        if isinstance(pooling, int):
+            reduce.append(layers.AveragePooling2D(pooling, padding="same", name="head_pool"))
+            pooling = "flatten"
+        reduce.append(
+            {
+                "flatten": layers.Flatten(name="head_flatten"),
+                "avg": layers.GlobalAveragePooling2D(name="head_avg_pool"),
+                "max": layers.GlobalMaxPooling2D(name="head_max_pool"),
+            }[pooling]
+        )
+    for layer in reduce:
+        x = layer(x)
+    if normalize == "layer":
         x = layers.LayerNormalization(name="head_norm")(x)
+    elif normalize == "standard":
+        mean, variance = feature_statistics(encoder, reference_images, reduce=reduce)
+        x = layers.Normalization(mean=mean, variance=variance, name="head_norm")(x)
+        x = layers.UnitNormalization(name="head_unit_norm")(x)
+        x = layers.Rescaling(float(mean.shape[0]) ** 0.5, name="head_rescale")(x)
     if hidden_units:
         x = layers.Dense(hidden_units, activation="relu", name="head_hidden")(x)
     if dropout:

@@ -1,0 +1,5 @@
+import sys
+
+from tlkeras.cli import main
+
+sys.exit(main())
