@@ -115,3 +115,26 @@ def test_classifier_rejects_bad_arguments(kwargs, message):
 def test_classifier_needs_a_model():
     with pytest.raises(ValueError, match="encoder of type str"):
         build_classifier("encoder", 3)
+
+
+def test_standard_normalisation_uses_the_reference_images_statistics(images):
+    encoder = build_encoder(SHAPE, filters=(4,), latent_dim=6)
+    clf = build_classifier(encoder, 3, normalize="standard", reference_images=images)
+    standardised = keras.Model(clf.input, clf.get_layer("head_norm").output).predict(images, verbose=0)
+    np.testing.assert_allclose(standardised.mean(axis=0), 0.0, atol=1e-3)
+    np.testing.assert_allclose(standardised.std(axis=0), 1.0, atol=1e-2)
+    scaled = keras.Model(clf.input, clf.get_layer("head_rescale").output).predict(images, verbose=0)
+    np.testing.assert_allclose(np.linalg.norm(scaled, axis=1), np.sqrt(6), rtol=1e-4)
+    with pytest.raises(ValueError, match="reference_images"):
+        build_classifier(encoder, 3, normalize="standard")
+
+
+def test_augmentation_acts_only_in_training(images):
+    encoder = build_encoder(SHAPE, filters=(4,), latent_dim=6)
+    clf = build_classifier(encoder, 3, augment=("translate", "flip"))
+    augment = keras.Sequential([clf.get_layer("augment_translate"), clf.get_layer("augment_flip")])
+    x = images[:8]
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(augment(x, training=False)), x)
+    assert not np.allclose(keras.ops.convert_to_numpy(augment(x, training=True)), x)
+    with pytest.raises(ValueError, match="augment"):
+        build_classifier(encoder, 3, augment="flip")
