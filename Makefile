@@ -2,10 +2,11 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# The test suite runs on these Keras backends, one after the other.
+# The unit tests run on each of these Keras backends in turn; the notebooks on the first.
 TEST_BACKENDS ?= tensorflow jax
+NOTEBOOKS := $(wildcard notebooks/[0-9][0-9]_*.ipynb)
 
-.PHONY: setup test unit lint demo notebooks clean
+.PHONY: setup lint test notebook-tests demo notebooks exercises clean
 
 setup:
 	PYTHON=$(PYTHON) VENV=$(VENV) sh scripts/bootstrap.sh
@@ -16,12 +17,30 @@ lint: setup
 
 test: setup lint
 	@set -e; for backend in $(TEST_BACKENDS); do \
-	  echo "== tests on the $$backend backend =="; \
+	  echo "== unit tests on the $$backend backend =="; \
 	  KERAS_BACKEND=$$backend $(BIN)/python -m pytest; \
 	done
+	$(MAKE) notebook-tests
+
+# Every notebook, executed in fast mode, each in its own folder, with a per-notebook timeout.
+notebook-tests: setup
+	TLKERAS_FAST=1 KERAS_BACKEND=$(firstword $(TEST_BACKENDS)) \
+	  $(BIN)/python -m pytest --nbmake --nbmake-timeout=600 -p no:cacheprovider $(NOTEBOOKS)
 
 demo: setup
 	$(BIN)/python -m tlkeras demo $(DEMO_ARGS)
 
+# Full-mode handouts for teachers: executed notebooks and HTML in build/.
+notebooks: setup
+	mkdir -p build
+	cd notebooks && for nb in $(notdir $(NOTEBOOKS)); do \
+	  ../$(BIN)/jupyter nbconvert --to notebook --execute --ExecutePreprocessor.timeout=1200 \
+	    --output-dir ../build "$$nb" && \
+	  ../$(BIN)/jupyter nbconvert --to html --output-dir ../build "../build/$$nb" || exit 1; \
+	done
+
+exercises: setup
+	$(BIN)/python scripts/make_exercises.py
+
 clean:
-	rm -rf build runs .pytest_cache
+	rm -rf build runs notebooks/outputs .pytest_cache

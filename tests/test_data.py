@@ -57,9 +57,7 @@ def test_a_corrupt_copy_is_reported_and_skipped(no_local_data):
     with pytest.raises(FileNotFoundError) as info:
         data.load_fashion_mnist(download=False)
     message = str(info.value)
-    assert (
-        "keras_home" in message and "debian" in message and "apt-get install dataset-fashion-mnist" in message
-    )
+    assert "keras_home" in message and "debian" in message and "apt-get install dataset-fashion-mnist" in message
     _fake_fashion_dir(tmp / "debian", n_train=7)
     assert len(data.load_fashion_mnist(download=False)[0][0]) == 7
 

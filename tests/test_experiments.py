@@ -86,9 +86,7 @@ def test_label_efficiency_rejects_bad_arguments(tiny_pretrained, images, labels)
     with pytest.raises(ValueError, match="strategies"):
         label_efficiency(tiny_pretrained, (images, labels), (images, labels), strategies=("magic",))
     with pytest.raises(ValueError, match="n=50"):
-        label_efficiency(
-            tiny_pretrained, (images, labels), (images, labels), labels_per_class=(50,), progress=False
-        )
+        label_efficiency(tiny_pretrained, (images, labels), (images, labels), labels_per_class=(50,), progress=False)
     with pytest.raises(ValueError, match="test\\[0\\]"):
         label_efficiency(tiny_pretrained, (images, labels), (images[:, :8], labels))
 
@@ -100,11 +98,7 @@ def test_summary_table_and_files(tmp_path):
     ]
     summary = summarize(runs)
     scratch = next(r for r in summary if r["strategy"] == "scratch")
-    assert (
-        scratch["mean"] == pytest.approx(0.5)
-        and scratch["std"] == pytest.approx(0.1)
-        and scratch["runs"] == 2
-    )
+    assert scratch["mean"] == pytest.approx(0.5) and scratch["std"] == pytest.approx(0.1) and scratch["runs"] == 2
     table = markdown_table(summary)
     assert "| 1 | 50.0 ± 10.0 % | 70.0 ± 0.0 % |" in table
     write_results(tmp_path, runs, {"seed": 0})

@@ -15,9 +15,7 @@ from tlkeras.models import build_classifier, build_conv_autoencoder, build_encod
         ((8, 40, 1), (4, 4, 8), "conv", "transpose", True),
     ],
 )
-def test_autoencoder_reconstructs_to_the_input_shape(
-    input_shape, filters, bottleneck, upsampling, batch_norm
-):
+def test_autoencoder_reconstructs_to_the_input_shape(input_shape, filters, bottleneck, upsampling, batch_norm):
     ae = build_conv_autoencoder(
         input_shape,
         filters=filters,

@@ -56,8 +56,7 @@ def check_images(x, name="x", expected_shape=None):
     if x.ndim != 4:
         hint = " Add a channel axis, e.g. x[..., None]." if x.ndim == 3 else ""
         raise ValueError(
-            f"`{name}` must have rank 4 (batch, height, width, channels). "
-            f"Received: {name}.shape={x.shape}.{hint}"
+            f"`{name}` must have rank 4 (batch, height, width, channels). Received: {name}.shape={x.shape}.{hint}"
         )
     if x.shape[0] == 0:
         raise ValueError(f"`{name}` must hold at least one image. Received: {name}.shape={x.shape}")
@@ -82,9 +81,7 @@ def check_images(x, name="x", expected_shape=None):
     low, high = float(x.min()), float(x.max())
     if low < 0.0 or high > 1.0:
         hint = f" If these are 0-255 pixels, pass {name} / 255." if high > 1.0 else ""
-        raise ValueError(
-            f"`{name}` must hold values in [0, 1]. Received values in [{low:g}, {high:g}].{hint}"
-        )
+        raise ValueError(f"`{name}` must hold values in [0, 1]. Received values in [{low:g}, {high:g}].{hint}")
     return x
 
 
@@ -111,16 +108,14 @@ def check_labels(y, name="y", num_classes=None, length=None):
     if np.issubdtype(y.dtype, np.floating):
         if not np.all(np.isfinite(y)) or not np.all(y == np.round(y)):
             raise ValueError(
-                f"`{name}` must hold integer class labels. Received: {name}.dtype={y.dtype} "
-                "with non-integer values."
+                f"`{name}` must hold integer class labels. Received: {name}.dtype={y.dtype} with non-integer values."
             )
     elif not np.issubdtype(y.dtype, np.integer):
         raise ValueError(f"`{name}` must hold integer class labels. Received: {name}.dtype={y.dtype}")
     y = y.astype("int64")
     if length is not None and len(y) != length:
         raise ValueError(
-            f"`{name}` must have one label per image: expected {length} labels. "
-            f"Received: len({name})={len(y)}"
+            f"`{name}` must have one label per image: expected {length} labels. Received: len({name})={len(y)}"
         )
     if len(y) and y.min() < 0:
         raise ValueError(f"`{name}` must hold labels >= 0. Received: min({name})={y.min()}")

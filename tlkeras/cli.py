@@ -55,15 +55,9 @@ def build_parser():
         default=list(STRATEGIES),
         help="strategies to compare (default: all)",
     )
-    demo.add_argument(
-        "--seeds", type=_positive_int, default=5, help="runs per cell, seeds seed..seed+N-1 (default: 5)"
-    )
-    demo.add_argument(
-        "--seed", type=int, default=0, help="first seed; also seeds the pretraining (default: 0)"
-    )
-    demo.add_argument(
-        "--pretrain-epochs", type=_positive_int, default=8, help="autoencoder epochs (default: 8)"
-    )
+    demo.add_argument("--seeds", type=_positive_int, default=5, help="runs per cell, seeds seed..seed+N-1 (default: 5)")
+    demo.add_argument("--seed", type=int, default=0, help="first seed; also seeds the pretraining (default: 0)")
+    demo.add_argument("--pretrain-epochs", type=_positive_int, default=8, help="autoencoder epochs (default: 8)")
     demo.add_argument(
         "--pretrain-images",
         type=_positive_int,
@@ -82,9 +76,7 @@ def build_parser():
         default=None,
         help="evaluate on the first N test images only (default: all)",
     )
-    demo.add_argument(
-        "--output", default=os.path.join("runs", "demo"), help="report folder (default: %(default)s)"
-    )
+    demo.add_argument("--output", default=os.path.join("runs", "demo"), help="report folder (default: %(default)s)")
     demo.add_argument(
         "--cache-dir",
         default=None,

@@ -93,10 +93,7 @@ def run_demo(options=DemoOptions(), command=None):
         max_images=options.pretrain_images,
         seed=options.seed,
     )
-    _say(
-        f"[2/5] Pretraining the conv autoencoder on "
-        f"{options.pretrain_images or len(x_source)} unlabeled images"
-    )
+    _say(f"[2/5] Pretraining the conv autoencoder on {options.pretrain_images or len(x_source)} unlabeled images")
     pretrained = pretrain_autoencoder(config, cache_dir=options.cache_dir, images=x_source, verbose=2)
     _say(
         f"      {'reused the cached' if pretrained.cached else 'trained a new'} autoencoder "
@@ -142,9 +139,7 @@ def run_demo(options=DemoOptions(), command=None):
 
     _say(f"[5/5] Writing the report to {out}/")
     configuration = {
-        "options": {
-            k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(options).items()
-        },
+        "options": {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(options).items()},
         "pretrain": config.to_dict(),
         "transfer": transfer_config.to_dict(),
         "backend": keras.backend.backend(),

@@ -261,9 +261,7 @@ def build_strategy(strategy, autoencoder, x, y, num_classes, reference, config=T
         return _fit_steps(model, x, y, config.steps, config.batch_size, config.probe_learning_rate, verbose)
     _fit_steps(model, x, y, half, config.batch_size, config.probe_learning_rate, verbose)
     encoder.trainable = True
-    return _fit_steps(
-        model, x, y, config.steps - half, config.batch_size, config.fine_tune_learning_rate, verbose
-    )
+    return _fit_steps(model, x, y, config.steps - half, config.batch_size, config.fine_tune_learning_rate, verbose)
 
 
 def _encoder_filters(autoencoder):
@@ -381,7 +379,6 @@ def write_results(folder, runs, configuration):
     write_json(os.path.join(folder, "results.json"), {"configuration": configuration, "runs": runs})
     header = "strategy,labels_per_class,seed,accuracy,seconds"
     lines = [
-        f"{r['strategy']},{r['labels_per_class']},{r['seed']},{r['accuracy']:.6f},{r['seconds']:.3f}"
-        for r in runs
+        f"{r['strategy']},{r['labels_per_class']},{r['seed']},{r['accuracy']:.6f},{r['seconds']:.3f}" for r in runs
     ]
     write_text(os.path.join(folder, "results.csv"), "\n".join([header, *lines]) + "\n")

@@ -45,9 +45,7 @@ def _check_input_shape(input_shape, depth):
 
 def _check_filters(filters):
     if not isinstance(filters, (tuple, list)) or not filters:
-        raise ValueError(
-            f"`filters` must be a non-empty tuple of positive integers. Received: filters={filters!r}"
-        )
+        raise ValueError(f"`filters` must be a non-empty tuple of positive integers. Received: filters={filters!r}")
     return tuple(check_positive_int(f, "filters") for f in filters)
 
 
@@ -161,21 +159,13 @@ def build_decoder(
     x = inputs
     if len(latent_shape) == 1:
         small = (height // factor, width // factor)
-        shape = (
-            (filters[0], *small)
-            if keras.config.image_data_format() == "channels_first"
-            else (*small, filters[0])
-        )
+        shape = (filters[0], *small) if keras.config.image_data_format() == "channels_first" else (*small, filters[0])
         x = layers.Dense(small[0] * small[1] * filters[0], activation=activation, name="decoder_dense")(x)
         x = layers.Reshape(shape, name="decoder_reshape")(x)
     for i, f in enumerate(filters, start=1):
         transpose = upsampling == "transpose"
-        x = _conv_block(
-            x, f, f"decoder_block{i}", batch_norm, activation, transpose=transpose, upsample=not transpose
-        )
-    outputs = layers.Conv2D(channels, 3, padding="same", activation=output_activation, name="reconstruction")(
-        x
-    )
+        x = _conv_block(x, f, f"decoder_block{i}", batch_norm, activation, transpose=transpose, upsample=not transpose)
+    outputs = layers.Conv2D(channels, 3, padding="same", activation=output_activation, name="reconstruction")(x)
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -223,9 +213,7 @@ def build_conv_autoencoder(
     ((None, 16, 16, 1), (None, 8))
     """
     noise_stddev = check_fraction(noise_stddev, "noise_stddev", high=float("inf"))
-    encoder = build_encoder(
-        input_shape, filters, latent_dim, bottleneck, batch_norm, activation, name="encoder"
-    )
+    encoder = build_encoder(input_shape, filters, latent_dim, bottleneck, batch_norm, activation, name="encoder")
     decoder = build_decoder(
         encoder.output_shape[1:],
         input_shape,
@@ -327,9 +315,7 @@ def build_classifier(
     (None, 3)
     """
     if not isinstance(encoder, keras.Model):
-        raise ValueError(
-            f"`encoder` must be a keras.Model. Received: encoder of type {type(encoder).__name__}"
-        )
+        raise ValueError(f"`encoder` must be a keras.Model. Received: encoder of type {type(encoder).__name__}")
     num_classes = check_positive_int(num_classes, "num_classes", minimum=2)
     if not (isinstance(pooling, int) and not isinstance(pooling, bool) and pooling > 0):
         check_choice(pooling, "pooling", ("flatten", "avg", "max"))
@@ -337,9 +323,7 @@ def build_classifier(
     if normalize == "standard" and reference_images is None:
         raise ValueError('`reference_images` must be given with normalize="standard". Received: None')
     if isinstance(augment, str) or not all(a in AUGMENTATIONS for a in augment):
-        raise ValueError(
-            f"`augment` must be a tuple drawn from {AUGMENTATIONS}. Received: augment={augment!r}"
-        )
+        raise ValueError(f"`augment` must be a tuple drawn from {AUGMENTATIONS}. Received: augment={augment!r}")
     check_fraction(dropout, "dropout")
     if hidden_units is not None:
         hidden_units = check_positive_int(hidden_units, "hidden_units")

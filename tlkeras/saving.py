@@ -88,8 +88,7 @@ def load_model(path, compile=True):
         raise ValueError(f"`path` must be a '.keras' file. Received: path={path!r}")
     if not zipfile.is_zipfile(path):
         raise ValueError(
-            f"`path` is not a valid .keras file (not a zip archive: truncated or corrupt?). "
-            f"Received: path={path!r}"
+            f"`path` is not a valid .keras file (not a zip archive: truncated or corrupt?). Received: path={path!r}"
         )
     try:
         return keras.saving.load_model(path, compile=compile)

@@ -110,9 +110,7 @@ def freeze(model):
     0
     """
     if not isinstance(model, keras.layers.Layer):
-        raise ValueError(
-            f"`model` must be a keras.Model or layer. Received: model of type {type(model).__name__}"
-        )
+        raise ValueError(f"`model` must be a keras.Model or layer. Received: model of type {type(model).__name__}")
     model.trainable = False
     return model
 
@@ -135,9 +133,7 @@ def _resolve_from_layer(leaves, from_layer):
                 f"the layers are {names}"
             )
         return names.index(from_layer)
-    raise ValueError(
-        f"`from_layer` must be a layer name, an index or None. Received: from_layer={from_layer!r}"
-    )
+    raise ValueError(f"`from_layer` must be a layer name, an index or None. Received: from_layer={from_layer!r}")
 
 
 def unfreeze(model, from_layer=None, keep_batchnorm_frozen=True):
@@ -354,9 +350,7 @@ def fine_tune(
     _check_model(model)
     names = [layer.name for layer in model.layers]
     if encoder_name not in names:
-        raise ValueError(
-            f"`model` has no layer named {encoder_name!r} (`encoder_name`). Its layers are: {names}"
-        )
+        raise ValueError(f"`model` has no layer named {encoder_name!r} (`encoder_name`). Its layers are: {names}")
     num_classes = model.output_shape[-1]
     x = check_images(x, "x", expected_shape=model.input_shape[1:])
     y = check_labels(y, "y", num_classes=num_classes, length=len(x))
@@ -379,9 +373,7 @@ def fine_tune(
         _resolve_from_layer(leaf_layers(model), unfreeze_from)  # fail before any training
 
     encoder = model.get_layer(encoder_name)
-    fit_kwargs = dict(
-        batch_size=batch_size, validation_data=validation_data, callbacks=callbacks, verbose=verbose
-    )
+    fit_kwargs = dict(batch_size=batch_size, validation_data=validation_data, callbacks=callbacks, verbose=verbose)
 
     model.trainable = True
     freeze(encoder)

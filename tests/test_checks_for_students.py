@@ -1,0 +1,66 @@
+import keras
+import pytest
+from helpers import SHAPE, tiny_autoencoder, tiny_classifier
+
+from tlkeras import checks
+from tlkeras.models import build_classifier
+from tlkeras.transfer import extract_encoder, freeze, unfreeze
+
+
+def test_check_autoencoder():
+    ae = tiny_autoencoder()
+    with pytest.raises(checks.CheckFailed, match="Did you call compile"):
+        checks.check_autoencoder(ae, SHAPE)
+    ae.compile(optimizer="adam", loss="mae")
+    with pytest.raises(checks.CheckFailed, match="loss='mse'"):
+        checks.check_autoencoder(ae, SHAPE)
+    ae.compile(optimizer="adam", loss="mse")
+    assert "looks right" in checks.check_autoencoder(ae, SHAPE)
+    with pytest.raises(checks.CheckFailed, match="not the image shape"):
+        checks.check_autoencoder(ae, (28, 28, 1))
+
+
+def test_check_encoder_extracted():
+    ae = tiny_autoencoder()
+    with pytest.raises(checks.CheckFailed, match="not a copy"):
+        checks.check_encoder_extracted(ae.get_layer("encoder"), ae)
+    with pytest.raises(checks.CheckFailed, match="differ from the pretrained"):
+        checks.check_encoder_extracted(keras.models.clone_model(ae.get_layer("encoder")), ae)
+    assert "independent copy" in checks.check_encoder_extracted(extract_encoder(ae), ae)
+
+
+def test_check_frozen_names_the_trainable_weights():
+    encoder = extract_encoder(tiny_autoencoder())
+    with pytest.raises(checks.CheckFailed, match="still has 6 trainable weights: did you freeze it"):
+        checks.check_frozen(encoder)
+    assert checks.check_frozen(freeze(encoder)) == "encoder: frozen."
+
+
+def test_check_classifier():
+    encoder = extract_encoder(tiny_autoencoder())
+    wrong = keras.Model(encoder.input, keras.layers.Dense(3)(encoder.output))
+    with pytest.raises(checks.CheckFailed, match="does not contain the encoder"):
+        checks.check_classifier(wrong, 3)
+    clf = build_classifier(encoder, 3)
+    with pytest.raises(checks.CheckFailed, match="3 classes|outputs 3"):
+        checks.check_classifier(clf, 4)
+    clf.compile(optimizer="adam", loss="categorical_crossentropy")
+    with pytest.raises(checks.CheckFailed, match="sparse_categorical_crossentropy"):
+        checks.check_classifier(clf, 3)
+    clf.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    assert "looks right" in checks.check_classifier(clf, 3)
+
+
+def test_check_unfrozen_from():
+    clf = freeze(tiny_classifier())
+    unfreeze(clf)  # everything, not from the named layer
+    clf.compile(optimizer=keras.optimizers.Adam(1e-4), loss="sparse_categorical_crossentropy")
+    with pytest.raises(checks.CheckFailed, match="'encoder_block1_conv' comes before"):
+        checks.check_unfrozen_from(clf, "encoder_block2_conv")
+    freeze(clf)
+    unfreeze(clf, from_layer="encoder_block2_conv")
+    clf.compile(optimizer=keras.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy")
+    with pytest.raises(checks.CheckFailed, match="learning rate is 0.01"):
+        checks.check_unfrozen_from(clf, "encoder_block2_conv")
+    clf.compile(optimizer=keras.optimizers.Adam(1e-4), loss="sparse_categorical_crossentropy")
+    assert "unfrozen from" in checks.check_unfrozen_from(clf, "encoder_block2_conv")
