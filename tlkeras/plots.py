@@ -88,6 +88,9 @@ def plot_label_efficiency(summary, title=None, path=None):
             label=strategy,
         )
     ax.set_xscale("log")
+    budgets = sorted({r["labels_per_class"] for r in summary})
+    ax.set_xticks(budgets, [str(n) for n in budgets])
+    ax.minorticks_off()
     ax.set_xlabel("labels per class")
     ax.set_ylabel("test accuracy (%)")
     ax.grid(True, alpha=0.3)
