@@ -3,13 +3,13 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # The unit tests run on each of these Keras backends in turn; the notebooks on the first.
-TEST_BACKENDS ?= tensorflow jax
+TEST_BACKENDS ?= tensorflow jax torch
 NOTEBOOKS := $(wildcard notebooks/[0-9][0-9]_*.ipynb)
 
 .PHONY: setup lint test notebook-tests demo notebooks exercises clean
 
 setup:
-	PYTHON=$(PYTHON) VENV=$(VENV) sh scripts/bootstrap.sh
+	PYTHON=$(PYTHON) VENV=$(VENV) TEST_BACKENDS="$(TEST_BACKENDS)" sh scripts/bootstrap.sh
 
 lint: setup
 	$(BIN)/ruff check .

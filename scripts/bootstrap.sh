@@ -28,6 +28,11 @@ if [ ! -f "$STAMP" ] || [ pyproject.toml -nt "$STAMP" ]; then
   "$VENV/bin/python" -m pip install -q -e ".[test,notebooks]"
   touch "$STAMP"
 fi
+# PyTorch, when the tests are to run on it too. 2.13.0 is pinned: on the project's machines its CPU
+# build lies on disk; elsewhere pip may fetch a large CUDA build (skip it: TEST_BACKENDS="tensorflow jax").
+case " ${TEST_BACKENDS:-} " in
+  *" torch "*) "$VENV/bin/python" -c "import torch" 2>/dev/null || "$VENV/bin/python" -m pip install -q "torch==2.13.0" ;;
+esac
 
 debian_dir=/usr/share/datasets/fashion-mnist
 keras_dir="${KERAS_HOME:-$HOME/.keras}/datasets/fashion-mnist"

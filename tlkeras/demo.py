@@ -26,6 +26,7 @@ from tlkeras.experiments import (
     write_results,
 )
 from tlkeras.models import build_classifier
+from tlkeras.precision import use_mixed_precision
 from tlkeras.saving import write_text
 from tlkeras.transfer import extract_encoder, freeze, trainable_report
 
@@ -46,6 +47,7 @@ class DemoOptions:
     test_images: int | None = None
     output: str = os.path.join("runs", "demo")
     cache_dir: str | None = None
+    precision: str = "float32"
     fast: bool = False
 
     def resolved(self):
@@ -74,6 +76,14 @@ def run_demo(options=DemoOptions(), command=None):
         command: the command line that started it, recorded in `results.json`.
     """
     options = options.resolved()
+    previous_policy = use_mixed_precision(options.precision)
+    try:
+        return _run(options, command)
+    finally:
+        use_mixed_precision(previous_policy)
+
+
+def _run(options, command):
     target = options.target or options.dataset
     started = time.perf_counter()
     _say(f"[1/5] Loading {options.dataset} (unlabeled images for pretraining) and {target} (labels)")
@@ -143,6 +153,7 @@ def run_demo(options=DemoOptions(), command=None):
         "pretrain": config.to_dict(),
         "transfer": transfer_config.to_dict(),
         "backend": keras.backend.backend(),
+        "dtype_policy": options.precision,
         "keras": keras.__version__,
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()}",
         "command": command,

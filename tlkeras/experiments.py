@@ -69,8 +69,13 @@ class PretrainConfig:
         return {**dataclasses.asdict(self), "filters": list(self.filters)}
 
     def cache_key(self):
-        """A short hash of the configuration, the Keras backend and the Keras version."""
-        identity = {**self.to_dict(), "backend": keras.backend.backend(), "keras": keras.__version__}
+        """A short hash of the configuration, the Keras backend and version, and the dtype policy."""
+        identity = {
+            **self.to_dict(),
+            "backend": keras.backend.backend(),
+            "keras": keras.__version__,
+            "dtype_policy": keras.config.dtype_policy().name,
+        }
         return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -165,7 +165,10 @@ def build_decoder(
     for i, f in enumerate(filters, start=1):
         transpose = upsampling == "transpose"
         x = _conv_block(x, f, f"decoder_block{i}", batch_norm, activation, transpose=transpose, upsample=not transpose)
-    outputs = layers.Conv2D(channels, 3, padding="same", activation=output_activation, name="reconstruction")(x)
+    # float32 even under mixed precision: the sigmoid and the loss need the range.
+    outputs = layers.Conv2D(
+        channels, 3, padding="same", activation=output_activation, dtype="float32", name="reconstruction"
+    )(x)
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -364,5 +367,5 @@ def build_classifier(
         x = layers.Dense(hidden_units, activation="relu", name="head_hidden")(x)
     if dropout:
         x = layers.Dropout(dropout, name="head_dropout")(x)
-    outputs = layers.Dense(num_classes, activation="softmax", name="predictions")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", dtype="float32", name="predictions")(x)
     return keras.Model(inputs, outputs, name=name)

@@ -9,6 +9,7 @@ overrides it (keras-team/keras#20285). So `freeze` and `unfreeze` work through
 default.
 """
 
+import contextlib
 import dataclasses
 import numbers
 
@@ -293,8 +294,12 @@ class FineTuneHistory:
 
 
 def _compile_classifier(model, optimizer, learning_rate):
-    opt = keras.optimizers.get({"class_name": optimizer, "config": {"learning_rate": learning_rate}})
-    model.compile(optimizer=opt, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    # Under tf.distribute the optimizer's variables must be made in the strategy the model
+    # was built in (TensorFlow models carry it as `distribute_strategy`; other backends don't).
+    strategy = getattr(model, "distribute_strategy", None)
+    with strategy.scope() if strategy is not None else contextlib.nullcontext():
+        opt = keras.optimizers.get({"class_name": optimizer, "config": {"learning_rate": learning_rate}})
+        model.compile(optimizer=opt, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 
 
 def fine_tune(

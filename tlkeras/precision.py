@@ -1,0 +1,37 @@
+"""Mixed precision: compute in 16-bit floats where the hardware is faster at it, keep weights in float32.
+
+`use_mixed_precision("mixed_bfloat16")` sets Keras' global dtype policy; models built *after* it
+compute in bfloat16. The builders keep their output layers (`reconstruction`,
+`predictions`) in float32, so the sigmoid, the softmax and the losses stay accurate. It is off by
+default: turn it on where `benchmarks/precision.py` shows it is faster on your machine
+(`docs/benchmarks.md` has the numbers for ours).
+"""
+
+import keras
+
+from tlkeras._checks import check_choice
+
+POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
+
+
+def use_mixed_precision(policy="mixed_bfloat16"):
+    """Set the global dtype policy for models built from now on.
+
+    Args:
+        policy: `"mixed_bfloat16"` (CPUs with AVX512-BF16/AMX, TPUs, recent GPUs),
+            `"mixed_float16"` (GPUs), or `"float32"` to switch it off. Defaults to `"mixed_bfloat16"`.
+
+    Returns:
+        The policy that was active before, to restore it later.
+
+    Example:
+    >>> previous = use_mixed_precision("mixed_bfloat16")
+    >>> from tlkeras.models import build_encoder
+    >>> build_encoder((16, 16, 1), filters=(8,), latent_dim=4).get_layer("encoder_block1_conv").compute_dtype
+    'bfloat16'
+    >>> _ = use_mixed_precision(previous)
+    """
+    check_choice(policy, "policy", POLICIES)
+    previous = keras.config.dtype_policy().name
+    keras.config.set_dtype_policy(policy)
+    return previous
