@@ -105,3 +105,16 @@ def test_summary_table_and_files(tmp_path):
     saved = json.loads((tmp_path / "results.json").read_text())
     assert saved["runs"] == runs and saved["configuration"] == {"seed": 0}
     assert (tmp_path / "results.csv").read_text().splitlines()[1] == "scratch,1,0,0.400000,1.000"
+
+
+def test_tiling_keeps_every_class_when_the_budget_is_smaller_than_the_set():
+    from tlkeras.experiments import _tile
+
+    x = np.arange(100, dtype="float32")[:, None, None, None]
+    y = np.repeat(np.arange(10), 10)  # sorted by class, as sample_per_class returns them
+    xs, ys = _tile(x, y, 50)
+    assert len(xs) == 50 and len(set(xs[:, 0, 0, 0].tolist())) == 50
+    assert set(ys.tolist()) == set(range(10)) and np.all(y[xs[:, 0, 0, 0].astype(int)] == ys)
+    xs, ys = _tile(x, y, 250)
+    counts = np.bincount(xs[:, 0, 0, 0].astype(int), minlength=100)
+    assert counts.min() >= 2 and counts.max() <= 3 and len(xs) == 250

@@ -192,15 +192,24 @@ class TransferConfig:
         return {**dataclasses.asdict(self), "augment": list(self.augment)}
 
 
+def _tile(x, y, count):
+    """`count` samples of `(x, y)`: whole copies of the set, in order, then a random remainder.
+
+    The remainder is drawn at random (not cut from the front) because labeled sets come sorted
+    by class: a front cut would drop whole classes.
+    """
+    reps, remainder = divmod(count, len(x))
+    index = np.tile(np.arange(len(x)), reps)
+    if remainder:  # only then draw, so exact tilings leave the seeded global RNG untouched
+        index = np.concatenate([index, np.random.permutation(len(x))[:remainder]])
+    return x[index], y[index]
+
+
 def _fit_steps(model, x, y, steps, batch_size, learning_rate, verbose=0):
-    """Compile and train for exactly `steps` gradient steps (the labeled set is tiled)."""
+    """Compile and train for `steps` gradient steps (rounded up to whole epochs of >= 50 steps)."""
     batch_size = min(batch_size, len(x))
     per_epoch = max(math.ceil(len(x) / batch_size), min(steps, 50))
-    reps = math.ceil(per_epoch * batch_size / len(x))
-    x_rep, y_rep = (
-        np.tile(x, (reps, 1, 1, 1))[: per_epoch * batch_size],
-        np.tile(y, reps)[: per_epoch * batch_size],
-    )
+    x_rep, y_rep = _tile(x, y, per_epoch * batch_size)
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
         loss="sparse_categorical_crossentropy",
@@ -244,12 +253,11 @@ def build_strategy(strategy, autoencoder, x, y, num_classes, reference, config=T
             encoder, num_classes, normalize="layer", augment=config.augment, dropout=config.dropout
         )
         batch_size = min(config.batch_size, len(x))
-        reps = math.ceil(half * batch_size / len(x))
-        x_rep, y_rep = np.tile(x, (reps, 1, 1, 1)), np.tile(y, reps)
+        x_rep, y_rep = _tile(x, y, half * batch_size)
         fine_tune(
             model,
-            x_rep[: half * batch_size],
-            y_rep[: half * batch_size],
+            x_rep,
+            y_rep,
             head_epochs=1,
             fine_tune_epochs=1,
             head_learning_rate=config.learning_rate,
