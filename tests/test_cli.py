@@ -1,36 +1,37 @@
 import json
+import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
+from tlkeras import plots
 from tlkeras.cli import main
 
+QUICK = ["--fast", "--num-seeds", "2", "--max-steps", "4", "--test-images", "100", "--validation-size", "40"]
 
-def _demo(tmp_path, name, *extra):
-    argv = [
-        "demo",
-        "--dataset",
-        "digits",
-        "--fast",
-        "--seeds",
-        "1",
-        "--steps",
-        "5",
-        "--test-images",
-        "100",
-        "--output",
-        str(tmp_path / name),
-        "--cache-dir",
-        str(tmp_path / "cache"),
-        *extra,
-    ]
+
+def _demo(tmp_path, name, *extra, dataset=("--dataset", "digits")):
+    argv = ["demo", *dataset, *QUICK, "--output", str(tmp_path / name), "--cache-dir", str(tmp_path / "cache"), *extra]
     assert main(argv) == 0
     return json.loads((tmp_path / name / "results.json").read_text())
 
 
-def test_demo_writes_a_complete_report_and_repeats_itself(tmp_path):
-    first = _demo(tmp_path, "a", "--labels-per-class", "1", "3")
+def test_demo_writes_the_map_and_repeats_itself(tmp_path):
+    first = _demo(
+        tmp_path,
+        "a",
+        "--labels-per-class",
+        "1",
+        "3",
+        "--strategies",
+        "scratch",
+        "semi_supervised",
+        "--settings",
+        "in_domain",
+        "class_disjoint",
+    )
     folder = tmp_path / "a"
     for name in (
         "report.md",
@@ -38,24 +39,89 @@ def test_demo_writes_a_complete_report_and_repeats_itself(tmp_path):
         "pretrain_loss.png",
         "reconstructions.png",
         "label_efficiency.png",
+        "map.png",
     ):
         assert (folder / name).stat().st_size > 0, name
     runs = first["runs"]
-    assert {r["strategy"] for r in runs} == {"scratch", "frozen", "fine_tuned", "recommended"}
-    assert {r["labels_per_class"] for r in runs} == {1, 3} and {r["seed"] for r in runs} == {0}
+    assert {r["strategy"] for r in runs} == {"scratch", "semi_supervised"}
+    assert {r["setting"] for r in runs} == {"in_domain", "class_disjoint"}
+    assert {r["labels_per_class"] for r in runs} == {1, 3} and {r["seed"] for r in runs} == {0, 1}
+    assert {(c["setting"], c["labels_per_class"]) for c in first["comparisons"]} == {
+        (s, n) for s in ("in_domain", "class_disjoint") for n in (1, 3)
+    }
     assert first["configuration"]["command"].startswith("tlkeras demo --dataset digits")
-    assert "| labels per class |" in (folder / "report.md").read_text()
-    # Same seed, cached autoencoder: the same run gives the same accuracy.
-    second = _demo(tmp_path, "b", "--labels-per-class", "3", "--strategies", "recommended")
-    [rerun] = second["runs"]
-    [original] = [r for r in runs if r["strategy"] == "recommended" and r["labels_per_class"] == 3]
+    report = (folder / "report.md").read_text()
+    assert "95 % CI" in report and "| in_domain | 1 | semi_supervised |" in report
+    # Same seed, cached autoencoder: the same run gives the same accuracy; the folder is replaced whole.
+    second = _demo(tmp_path, "a", "--labels-per-class", "3", "--strategies", "scratch", "--settings", "in_domain")
+    assert not (folder / "map.png").exists() or second["comparisons"] == []
+    [original] = [
+        r
+        for r in runs
+        if (r["strategy"], r["labels_per_class"], r["seed"], r["setting"]) == ("scratch", 3, 0, "in_domain")
+    ]
+    [rerun] = [r for r in second["runs"] if r["seed"] == 0]
     assert rerun["accuracy"] == original["accuracy"]
+
+
+def test_demo_runs_on_any_npz_dataset_with_generative_transfer(tmp_path):
+    rng = np.random.default_rng(0)
+    x = (rng.random((120, 14, 14)) * 255).astype("uint8")  # 14x14: padded to 16x16 for the encoder
+    y = np.repeat(np.arange(3), 40)
+    x[y == 1, :7] = 255  # a learnable difference between the classes
+    np.savez(tmp_path / "mine.npz", x_train=x, y_train=y, x_test=x[:30], y_test=y[:30])
+    result = _demo(
+        tmp_path,
+        "npz",
+        "--data",
+        str(tmp_path / "mine.npz"),
+        "--settings",
+        "in_domain",
+        "generative",
+        "--strategies",
+        "scratch",
+        "frozen",
+        "--labels-per-class",
+        "2",
+        dataset=(),
+    )
+    assert {r["setting"] for r in result["runs"]} == {"in_domain"}
+    assert [g["seed"] for g in result["generative"]] == [0, 1]
+    assert all(g["scratch_mse"] > 0 and g["fine_tuned_mse"] > 0 for g in result["generative"])
+
+
+def _fails(argv, capsys):
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    return err
+
+
+def test_bad_options_and_budgets_fail_before_any_training(tmp_path, capsys):
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    cache = ["--cache-dir", str(tmp_path / "cache")]
+    base = ["demo", "--dataset", "digits", "--fast", *cache]
+    assert "is a file" in _fails([*base, "--output", str(a_file)], capsys)
+    assert "is a file" in _fails([*base, "--output", str(a_file / "under")], capsys)
+    assert "is a file" in _fails(["demo", "--dataset", "digits", "--cache-dir", str(a_file)], capsys)
+    assert "500" in _fails([*base, "--labels-per-class", "500", "--output", str(tmp_path / "out")], capsys)
+    assert "repeat" in _fails([*base, "--labels-per-class", "1", "1", "--output", str(tmp_path / "out")], capsys)
+    assert "does not exist" in _fails(
+        [*base, "--data", str(tmp_path / "none.npz"), "--output", str(tmp_path / "o")], capsys
+    )
+    assert not (tmp_path / "out").exists() and not (tmp_path / "cache").exists()  # nothing trained, nothing written
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "thesis.tex").write_text("precious")
+    assert "not a tlkeras report" in _fails([*base, "--output", str(tmp_path / "mine")], capsys)
+    assert (tmp_path / "mine" / "thesis.tex").read_text() == "precious"
 
 
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["demo", "--labels-per-class", "0"], "positive integer"),
+        (["demo", "--labels-per-class", "0"], "integer >= 1"),
+        (["demo", "--seed", "-1"], "integer >= 0"),
         (["demo", "--dataset", "cifar"], "invalid choice"),
         (["demo", "--strategies", "magic"], "invalid choice"),
         (["demo", "--bogus"], "unrecognized arguments"),
@@ -70,23 +136,35 @@ def test_bad_options_get_a_message_not_a_traceback(argv, message, capsys):
     assert message in err and "Traceback" not in err
 
 
-def test_errors_inside_the_demo_are_reported_cleanly(tmp_path, capsys):
+def test_an_interrupted_rerun_leaves_the_previous_report_whole(tmp_path, monkeypatch, capsys):
+    _demo(tmp_path, "r", "--labels-per-class", "1", "--strategies", "scratch", "--settings", "in_domain")
+    before = {name: (tmp_path / "r" / name).read_bytes() for name in os.listdir(tmp_path / "r")}
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(plots, "plot_map", interrupt)
     argv = [
         "demo",
         "--dataset",
         "digits",
-        "--fast",
-        "--labels-per-class",
-        "500",
+        *QUICK,
         "--output",
-        str(tmp_path),
+        str(tmp_path / "r"),
         "--cache-dir",
         str(tmp_path / "cache"),
     ]
-    assert main(argv) == 2
-    assert "n=500" in capsys.readouterr().err
+    assert (
+        main([*argv, "--labels-per-class", "1", "--strategies", "scratch", "--settings", "in_domain", "--seed", "5"])
+        == 130
+    )
+    err = capsys.readouterr().err
+    assert "interrupted" in err and "Traceback" not in err
+    assert {name: (tmp_path / "r" / name).read_bytes() for name in os.listdir(tmp_path / "r")} == before
+    assert sorted(os.listdir(tmp_path)) == ["cache", "r"]  # no staging folder left behind
 
 
 def test_module_entry_point_shows_help():
     out = subprocess.run([sys.executable, "-m", "tlkeras", "demo", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "--labels-per-class" in out.stdout and "TLKERAS_FAST" in out.stdout
+    assert "--num-seeds" in out.stdout and "--data" in out.stdout and "--source-classes" in out.stdout

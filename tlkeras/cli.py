@@ -1,130 +1,76 @@
-"""Command line: `tlkeras demo` (also `python -m tlkeras demo`)."""
+"""Command line: `tlkeras demo` (also `python -m tlkeras demo`).
+
+Its options, defaults and help texts come from `tlkeras.demo.DemoOptions`, the
+one place they are written. Every option and the data budget are checked before
+any training; an error exits with status 2 and one line, Ctrl-C with 130.
+"""
 
 import argparse
+import dataclasses
 import os
 import sys
 
-from tlkeras import data
-from tlkeras.experiments import STRATEGIES
-from tlkeras.precision import POLICIES
 
+def _int_at_least(minimum):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}")
+        return value
 
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+    parse.__name__ = "integer"
+    return parse
 
 
 def build_parser():
+    from tlkeras.demo import DemoOptions
+
     parser = argparse.ArgumentParser(prog="tlkeras", description="Transfer learning with a conv autoencoder.")
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser(
         "demo",
-        help="pretrain -> extract -> freeze -> fine-tune -> compare with scratch, as a report folder",
-        description="Run the whole story on real data and write a report folder "
+        help="where learning from unlabeled images pays off, measured, as a report folder",
+        description="Pretrain, extract, freeze, fine-tune and learn semi-supervised; compare every strategy with "
+        "scratch, paired per seed with a 95 % CI, in each setting of the map; write a report folder "
         "(report.md, results.json, results.csv, PNG plots).",
     )
-    demo.add_argument(
-        "--dataset",
-        choices=sorted(data.DATASETS),
-        default="fashion_mnist",
-        help="dataset whose unlabeled training images pretrain the autoencoder (default: %(default)s)",
-    )
-    demo.add_argument(
-        "--target",
-        choices=sorted(data.DATASETS),
-        default=None,
-        help="dataset whose labels the classifiers learn; a different one shows cross-domain "
-        "transfer (default: the same as --dataset)",
-    )
-    demo.add_argument(
-        "--labels-per-class",
-        type=_positive_int,
-        nargs="+",
-        default=[1, 10],
-        metavar="N",
-        help="label budgets to compare (default: 1 10)",
-    )
-    demo.add_argument(
-        "--strategies",
-        choices=STRATEGIES,
-        nargs="+",
-        default=list(STRATEGIES),
-        help="strategies to compare (default: all)",
-    )
-    demo.add_argument("--seeds", type=_positive_int, default=5, help="runs per cell, seeds seed..seed+N-1 (default: 5)")
-    demo.add_argument("--seed", type=int, default=0, help="first seed; also seeds the pretraining (default: 0)")
-    demo.add_argument("--pretrain-epochs", type=_positive_int, default=8, help="autoencoder epochs (default: 8)")
-    demo.add_argument(
-        "--pretrain-images",
-        type=_positive_int,
-        default=None,
-        help="pretrain on the first N training images only (default: all)",
-    )
-    demo.add_argument(
-        "--steps",
-        type=_positive_int,
-        default=300,
-        help="training steps per classifier, the same for every strategy (default: 300)",
-    )
-    demo.add_argument(
-        "--test-images",
-        type=_positive_int,
-        default=None,
-        help="evaluate on the first N test images only (default: all)",
-    )
-    demo.add_argument("--output", default=os.path.join("runs", "demo"), help="report folder (default: %(default)s)")
-    demo.add_argument(
-        "--cache-dir",
-        default=None,
-        help="where pretrained autoencoders are cached (default: $TLKERAS_CACHE_DIR or ~/.cache/tlkeras)",
-    )
-    demo.add_argument(
-        "--precision",
-        choices=POLICIES,
-        default="float32",
-        help="Keras dtype policy: mixed_bfloat16 is about 1.1x faster on a 2-core AVX512-BF16 CPU "
-        "(docs/benchmarks.md) (default: %(default)s)",
-    )
-    demo.add_argument(
-        "--fast",
-        action="store_true",
-        default=os.environ.get("TLKERAS_FAST") == "1",
-        help="a small, quick run for CI (also set by TLKERAS_FAST=1)",
-    )
+    for field in dataclasses.fields(DemoOptions):
+        meta = dict(field.metadata)
+        flags = meta.pop("flags", (f"--{field.name.replace('_', '-')}",))
+        help_text = meta.pop("help")
+        if field.type is bool or field.type == "bool":
+            demo.add_argument(*flags, dest=field.name, action="store_true", default=field.default, help=help_text)
+            continue
+        if meta.get("type") is int:
+            meta["type"] = _int_at_least(0 if field.name == "seed" else 1)
+        default = list(field.default) if isinstance(field.default, tuple) else field.default
+        if "default" not in help_text:
+            help_text += " (default: %(default)s)"
+        demo.add_argument(*flags, dest=field.name, default=default, help=help_text, **meta)
     return parser
 
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    import matplotlib
+
+    matplotlib.use("Agg")  # a command line has no display
     from tlkeras.demo import DemoOptions, run_demo
 
-    options = DemoOptions(
-        dataset=args.dataset,
-        target=args.target,
-        labels_per_class=tuple(args.labels_per_class),
-        strategies=tuple(dict.fromkeys(args.strategies)),
-        seeds=args.seeds,
-        seed=args.seed,
-        pretrain_epochs=args.pretrain_epochs,
-        pretrain_images=args.pretrain_images,
-        steps=args.steps,
-        test_images=args.test_images,
-        output=args.output,
-        cache_dir=args.cache_dir,
-        precision=args.precision,
-        fast=args.fast,
-    )
+    values = {k: v for k, v in vars(args).items() if k != "command"}
+    values["fast"] = values["fast"] or os.environ.get("TLKERAS_FAST") == "1"
     try:
-        run_demo(options, command=" ".join(["tlkeras", *argv]))
-    except (ValueError, FileNotFoundError) as e:
+        run_demo(DemoOptions(**values), command=" ".join(["tlkeras", *argv]))
+    except (ValueError, FileNotFoundError, OSError) as e:
         print(f"tlkeras demo: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("tlkeras demo: interrupted; the report folder was left as it was.", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -7,10 +7,11 @@ float32 in [0, 1], shape ``(N, H, W, 1)``, and labels as int64 class indices.
 import gzip
 import os
 import struct
+import zipfile
 
 import numpy as np
 
-from tlkeras._checks import check_choice, check_fraction, check_labels, check_positive_int
+from tlkeras._validation import check_array, check_choice, check_labels, check_number, check_positive_int, check_seed
 
 FASHION_MNIST_FILES = {
     "x_train": "train-images-idx3-ubyte.gz",
@@ -246,9 +247,8 @@ def load_digits(size=28, test_fraction=0.25, seed=0):
     ((16, 16, 1), 1797)
     """
     size = check_positive_int(size, "size")
-    check_fraction(test_fraction, "test_fraction", low=0.0)
-    if test_fraction == 0.0:
-        raise ValueError(f"`test_fraction` must be > 0. Received: test_fraction={test_fraction}")
+    check_number(test_fraction, "test_fraction", 0, 1, closed="neither")
+    seed = check_seed(seed)
     from sklearn.datasets import load_digits as sklearn_load_digits
 
     bunch = sklearn_load_digits()
@@ -270,6 +270,93 @@ DATASETS = {
     "mnist": load_mnist,
     "digits": load_digits,
 }
+
+
+NPZ_ARRAYS = ("x_train", "y_train", "x_test", "y_test")
+
+
+def _npz_images(x, path, key):
+    if x.ndim == 3:
+        x = x[..., None]
+    if x.ndim != 4 or 0 in x.shape:
+        raise ValueError(
+            f"{path!r}: `{key}` must hold images shaped (N, H, W) or (N, H, W, C). Received: {key}.shape={x.shape}"
+        )
+    if np.issubdtype(x.dtype, np.integer):
+        if x.min() < 0 or x.max() > 255:
+            raise ValueError(
+                f"{path!r}: integer `{key}` must hold 0-255 pixels. Received values in [{x.min()}, {x.max()}]"
+            )
+        return x.astype("float32") / 255.0
+    if not np.issubdtype(x.dtype, np.floating):
+        raise ValueError(f"{path!r}: `{key}` must hold uint8 or float pixels. Received: {key}.dtype={x.dtype}")
+    if not np.all(np.isfinite(x)) or x.min() < 0 or x.max() > 1:
+        raise ValueError(
+            f"{path!r}: float `{key}` must hold values in [0, 1] (divide 0-255 pixels by 255). "
+            f"Received values in [{np.nanmin(x):g}, {np.nanmax(x):g}]"
+        )
+    return x.astype("float32")
+
+
+def load_npz(path):
+    """Load any image-classification dataset from a `.npz` file.
+
+    The file holds four arrays: `x_train`, `y_train`, `x_test`, `y_test`.
+    Images are `(N, H, W)` or `(N, H, W, C)`, either uint8 0-255 (scaled to
+    [0, 1] here) or floats already in [0, 1]; labels are integers from 0. Every
+    test label must occur among the training labels.
+
+    Returns:
+        `(x_train, y_train), (x_test, y_test)` as `load_fashion_mnist` returns them.
+
+    Example:
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "tiny.npz")
+    >>> x = np.zeros((4, 8, 8), "uint8"); y = np.array([0, 1, 0, 1])
+    >>> np.savez(path, x_train=x, y_train=y, x_test=x, y_test=y)
+    >>> (x_train, y_train), _ = load_npz(path)
+    >>> x_train.shape, x_train.dtype
+    ((4, 8, 8, 1), dtype('float32'))
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"`path` does not exist or is not a file. Received: path={path!r}")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            missing = [key for key in NPZ_ARRAYS if key not in archive.files]
+            if missing:
+                raise ValueError(
+                    f"{path!r} lacks the array(s) {missing}: a dataset file holds {list(NPZ_ARRAYS)}; "
+                    f"this one holds {archive.files}."
+                )
+            arrays = {key: archive[key] for key in NPZ_ARRAYS}
+    except (OSError, EOFError, zipfile.BadZipFile) as e:
+        raise ValueError(f"{path!r} is not a readable .npz file ({type(e).__name__}: {e}).") from e
+    x_train = _npz_images(arrays["x_train"], path, "x_train")
+    x_test = _npz_images(arrays["x_test"], path, "x_test")
+    if x_train.shape[1:] != x_test.shape[1:]:
+        raise ValueError(f"{path!r}: train images are {x_train.shape[1:]} but test images {x_test.shape[1:]}.")
+    y_train = check_labels(arrays["y_train"], "y_train", length=len(x_train))
+    y_test = check_labels(arrays["y_test"], "y_test", length=len(x_test))
+    unseen = sorted(set(np.unique(y_test).tolist()) - set(np.unique(y_train).tolist()))
+    if unseen:
+        raise ValueError(f"{path!r}: `y_test` holds class(es) {unseen} that never occur in `y_train`.")
+    return (x_train, y_train), (x_test, y_test)
+
+
+def pad_to_multiple(x, multiple):
+    """Zero-pad images `(N, H, W, C)` evenly on each side so height and width are multiples of `multiple`.
+
+    Example:
+    >>> pad_to_multiple(np.ones((1, 30, 30, 1), "float32"), 4).shape
+    (1, 32, 32, 1)
+    """
+    multiple = check_positive_int(multiple, "multiple")
+    pads = [(0, 0)]
+    for size in x.shape[1:3]:
+        extra = -size % multiple
+        pads.append((extra // 2, extra - extra // 2))
+    return np.pad(x, [*pads, (0, 0)]) if any(p != (0, 0) for p in pads) else x
 
 
 def load_dataset(name):
@@ -299,7 +386,9 @@ def sample_per_class(x, y, n, seed=0):
     array([0, 1, 2])
     """
     n = check_positive_int(n, "n")
-    y = check_labels(y, "y", length=len(x))
+    seed = check_seed(seed)
+    check_array(x, "x")
+    y = check_labels(check_array(y, "y"), "y", length=len(x))
     rng = np.random.default_rng(seed)
     picked = []
     classes, counts = np.unique(y, return_counts=True)
@@ -334,8 +423,11 @@ def split_by_class(x, y, classes):
     >>> split_by_class(x, y, [5, 7])[1]
     array([0, 1, 0])
     """
-    y = check_labels(y, "y", length=len(x))
-    classes = list(classes)
+    check_array(x, "x")
+    y = check_labels(check_array(y, "y"), "y", length=len(x))
+    if isinstance(classes, (str, bytes)) or not hasattr(classes, "__iter__"):
+        raise ValueError(f"`classes` must be a list of integer labels. Received: classes={classes!r}")
+    classes = [int(c) if isinstance(c, np.integer) else c for c in classes]
     if not classes:
         raise ValueError("`classes` must name at least one class. Received: classes=[]")
     if len(set(classes)) != len(classes):

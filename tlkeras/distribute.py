@@ -17,7 +17,7 @@ BatchNormalization normalises with each replica's share of the batch, so a model
 
 import keras
 
-from tlkeras._checks import check_positive_int
+from tlkeras._validation import check_positive_int
 
 
 def replicas(strategy=None):

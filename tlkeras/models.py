@@ -6,11 +6,13 @@ tests. Only built-in Keras layers are used: a saved `.keras` file loads with
 plain `keras.saving.load_model`, `safe_mode` left on.
 """
 
+import numbers
+
 import keras
 import numpy as np
 from keras import layers
 
-from tlkeras._checks import check_choice, check_fraction, check_positive_int
+from tlkeras._validation import check_choice, check_images, check_model, check_number, check_positive_int
 
 
 def _spatial_shape(input_shape):
@@ -26,7 +28,7 @@ def _check_input_shape(input_shape, depth):
     if (
         not isinstance(input_shape, (tuple, list))
         or len(input_shape) != 3
-        or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in input_shape)
+        or not all(isinstance(d, numbers.Integral) and not isinstance(d, bool) and d > 0 for d in input_shape)
     ):
         raise ValueError(
             "`input_shape` must be 3 positive integers (height, width, channels). "
@@ -40,7 +42,30 @@ def _check_input_shape(input_shape, depth):
             f"because each of the {depth} encoder blocks halves them. Received: "
             f"input_shape={tuple(input_shape)}. Pad or resize the images, or use fewer filters."
         )
-    return tuple(input_shape)
+    return tuple(int(d) for d in input_shape)
+
+
+def _check_latent_shape(latent_shape, small, depth):
+    """A vector latent `(d,)` or a feature map whose height and width are the output's / 2**depth."""
+    if (
+        not isinstance(latent_shape, (tuple, list))
+        or len(latent_shape) not in (1, 3)
+        or not all(isinstance(d, numbers.Integral) and not isinstance(d, bool) and d > 0 for d in latent_shape)
+    ):
+        raise ValueError(
+            "`latent_shape` must be (features,) or a feature map (height, width, channels) of positive "
+            f"integers. Received: latent_shape={latent_shape!r}"
+        )
+    latent_shape = tuple(int(d) for d in latent_shape)
+    if len(latent_shape) == 3:
+        spatial = _spatial_shape(latent_shape)[:2]
+        if spatial != small:
+            raise ValueError(
+                f"`latent_shape` must have height and width {small} (the output's divided by 2**len(filters) = "
+                f"{2**depth}), so that {depth} upsampling block(s) reach the output shape. Received: "
+                f"latent_shape={latent_shape}"
+            )
+    return latent_shape
 
 
 def _check_filters(filters):
@@ -155,6 +180,7 @@ def build_decoder(
     check_choice(upsampling, "upsampling", ("transpose", "upsampling"))
     height, width, channels = _spatial_shape(output_shape)
     factor = 2 ** len(filters)
+    latent_shape = _check_latent_shape(latent_shape, (height // factor, width // factor), len(filters))
     inputs = keras.Input(shape=tuple(latent_shape), name=f"{name}_input")
     x = inputs
     if len(latent_shape) == 1:
@@ -215,7 +241,7 @@ def build_conv_autoencoder(
     >>> ae.output_shape, ae.get_layer("encoder").output_shape
     ((None, 16, 16, 1), (None, 8))
     """
-    noise_stddev = check_fraction(noise_stddev, "noise_stddev", high=float("inf"))
+    noise_stddev = check_number(noise_stddev, "noise_stddev", 0, 1)  # GaussianNoise accepts [0, 1]
     encoder = build_encoder(input_shape, filters, latent_dim, bottleneck, batch_norm, activation, name="encoder")
     decoder = build_decoder(
         encoder.output_shape[1:],
@@ -317,17 +343,18 @@ def build_classifier(
     >>> build_classifier(encoder, num_classes=3).output_shape
     (None, 3)
     """
-    if not isinstance(encoder, keras.Model):
-        raise ValueError(f"`encoder` must be a keras.Model. Received: encoder of type {type(encoder).__name__}")
+    check_model(encoder, "encoder")
     num_classes = check_positive_int(num_classes, "num_classes", minimum=2)
     if not (isinstance(pooling, int) and not isinstance(pooling, bool) and pooling > 0):
         check_choice(pooling, "pooling", ("flatten", "avg", "max"))
     check_choice(normalize, "normalize", (None, "layer", "standard"))
-    if normalize == "standard" and reference_images is None:
-        raise ValueError('`reference_images` must be given with normalize="standard". Received: None')
+    if normalize == "standard":
+        if reference_images is None:
+            raise ValueError('`reference_images` must be given with normalize="standard". Received: None')
+        reference_images = check_images(reference_images, "reference_images", expected_shape=encoder.input_shape[1:])
     if isinstance(augment, str) or not all(a in AUGMENTATIONS for a in augment):
         raise ValueError(f"`augment` must be a tuple drawn from {AUGMENTATIONS}. Received: augment={augment!r}")
-    check_fraction(dropout, "dropout")
+    check_number(dropout, "dropout", 0, 1, closed="left")
     if hidden_units is not None:
         hidden_units = check_positive_int(hidden_units, "hidden_units")
     if len(encoder.output_shape) not in (2, 4):

@@ -2,17 +2,15 @@
 
 Every function returns the `matplotlib.figure.Figure` and, given `path`,
 saves it there atomically (the report folder never holds half a PNG).
+
+Importing it leaves matplotlib's backend alone (the command line picks "Agg").
 """
 
 import keras
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
 
-if matplotlib.get_backend().lower() not in ("module://matplotlib_inline.backend_inline", "inline"):
-    matplotlib.use("Agg")  # no display needed; notebooks keep their inline backend
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from tlkeras.saving import atomic_path  # noqa: E402
+from tlkeras.saving import atomic_path
 
 
 def _finish(fig, path):
@@ -113,4 +111,40 @@ def plot_filters(conv_layer, max_filters=32, title=None, path=None):
             ax.imshow(kernel[:, :, 0, i], cmap="coolwarm")
     if title:
         fig.suptitle(title)
+    return _finish(fig, path)
+
+
+def plot_map(rows, generative=None, path=None):
+    """Where it pays off: each setting, budget and strategy's gain over scratch with its 95 % CI.
+
+    Args:
+        rows: `tlkeras.experiments.compare_with_scratch` rows (gains as fractions).
+        generative: optional `tlkeras.generative.summarize_generative` row, drawn
+            as its MSE reduction `1 - ratio` in percent.
+    """
+    labels, gains, errors, colours = [], [], [[], []], []
+    colour = {"wins": "tab:green", "loses": "tab:red"}
+    for r in rows:
+        labels.append(f"{r['setting']} {r['labels_per_class']}/class {r['strategy']}")
+        gains.append(100 * r["gain"])
+        low, high = (r["low"], r["high"]) if not np.isnan(r["low"]) else (r["gain"], r["gain"])
+        errors[0].append(100 * (r["gain"] - low))
+        errors[1].append(100 * (high - r["gain"]))
+        colours.append(colour.get(r["verdict"], "tab:grey"))
+    if generative:
+        labels.append(f"generative ({generative['images']} images): MSE cut, %")
+        gains.append(100 * (1 - generative["ratio"]))
+        low, high = (
+            (generative["low"], generative["high"]) if not np.isnan(generative["low"]) else (generative["ratio"],) * 2
+        )
+        errors[0].append(100 * (high - generative["ratio"]))
+        errors[1].append(100 * (generative["ratio"] - low))
+        colours.append(colour.get(generative["verdict"], "tab:grey"))
+    fig, ax = plt.subplots(figsize=(7.5, 0.35 * len(labels) + 1.5))
+    positions = np.arange(len(labels))[::-1]
+    ax.barh(positions, gains, xerr=errors, color=colours, capsize=3)
+    ax.set_yticks(positions, labels, fontsize=8)
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_xlabel("gain over scratch (accuracy points), 95 % CI; green wins, red loses, grey no difference")
+    ax.set_title("Where learning from unlabeled images pays off")
     return _finish(fig, path)

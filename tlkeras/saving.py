@@ -8,30 +8,94 @@ corrupt one.
 import contextlib
 import json
 import os
+import shutil
+import stat
 import tempfile
 import zipfile
 
 import keras
+
+from tlkeras._validation import check_model
+
+_TMP_MARK = ".tmp"
+
+
+def _process_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+def _remove_stale_temporaries(folder, base):
+    """Remove what killed writers of `base` left in `folder`: `.<base>.tmp<pid>-*` of dead processes."""
+    prefix = f".{base}{_TMP_MARK}"
+    for name in os.listdir(folder):
+        if not name.startswith(prefix):
+            continue
+        pid_text = name[len(prefix) :].split("-", 1)[0]
+        if pid_text.isdigit() and not _process_alive(int(pid_text)):
+            stale = os.path.join(folder, name)
+            with contextlib.suppress(OSError):
+                shutil.rmtree(stale) if os.path.isdir(stale) and not os.path.islink(stale) else os.remove(stale)
+
+
+def _default_mode(path):
+    """The mode a plain `open(path, "w")` would give: the existing file's, else 0o666 less the umask."""
+    if os.path.exists(path):
+        return stat.S_IMODE(os.stat(path).st_mode)
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 @contextlib.contextmanager
 def atomic_path(path):
     """Yield a temporary path beside `path`; on success move it onto `path`.
 
-    The temporary name keeps `path`'s extension, which Keras' savers check.
+    The temporary name (`.<name>.tmp<pid>-<random><ext>`) keeps `path`'s
+    extension, which Keras' savers check, and names the writing process, so the
+    next write of the same file removes what a killed writer left. A symlink at
+    `path` is written through (its target is replaced), and the new file gets
+    the mode a plain `open` would give it.
     """
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
+    path = os.path.realpath(os.fspath(path))
+    folder = os.path.dirname(path)
+    base = os.path.basename(path)
     os.makedirs(folder, exist_ok=True)
+    _remove_stale_temporaries(folder, base)
     suffix = os.path.splitext(path)[1]
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=suffix)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{base}{_TMP_MARK}{os.getpid()}-", suffix=suffix)
     os.close(fd)
     try:
+        os.chmod(tmp, _default_mode(path))
         yield tmp
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+@contextlib.contextmanager
+def _scratch_dir_beside(path):
+    """Point `tempfile` at a private folder beside `path` while Keras saves.
+
+    Keras stages a model's assets in a temporary folder; a killed save would
+    leave it in /tmp for ever. Beside the target it is marked with our pid and
+    removed by the next save of the same file.
+    """
+    path = os.path.realpath(os.fspath(path))
+    scratch = tempfile.mkdtemp(dir=os.path.dirname(path), prefix=f".{os.path.basename(path)}{_TMP_MARK}{os.getpid()}-")
+    previous = tempfile.tempdir
+    tempfile.tempdir = scratch
+    try:
+        yield
+    finally:
+        tempfile.tempdir = previous
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def write_text(path, text):
@@ -61,12 +125,11 @@ def save_model(model, path):
     >>> load_model(path).name
     'encoder'
     """
-    if not isinstance(model, keras.Model):
-        raise ValueError(f"`model` must be a keras.Model. Received: model of type {type(model).__name__}")
+    check_model(model)
     path = os.fspath(path)
     if not path.endswith(".keras"):
         raise ValueError(f"`path` must end in '.keras'. Received: path={path!r}")
-    with atomic_path(path) as tmp:
+    with atomic_path(path) as tmp, _scratch_dir_beside(path):
         model.save(tmp)
 
 

@@ -11,17 +11,14 @@ default.
 
 import contextlib
 import dataclasses
+import math
 import numbers
 
 import keras
 import numpy as np
 
-from tlkeras._checks import check_images, check_labels, check_positive_int
-
-
-def _check_model(model, name="model"):
-    if not isinstance(model, keras.Model):
-        raise ValueError(f"`{name}` must be a keras.Model. Received: {name} of type {type(model).__name__}")
+from tlkeras._training import fit_or_raise
+from tlkeras._validation import check_images, check_labels, check_model, check_number, check_pair, check_positive_int
 
 
 def leaf_layers(model):
@@ -36,7 +33,7 @@ def leaf_layers(model):
     >>> [layer.name for layer in leaf_layers(ae)][:2]
     ['encoder_block1_conv', 'encoder_block1_relu']
     """
-    _check_model(model)
+    check_model(model)
     out = []
     for layer in model.layers:
         if isinstance(layer, keras.layers.InputLayer):
@@ -71,14 +68,14 @@ def extract_encoder(autoencoder, copy=True, output_layer=None, encoder_name="enc
     >>> extract_encoder(ae, output_layer="encoder_block2_pool").output_shape
     (None, 4, 4, 16)
     """
-    _check_model(autoencoder, "autoencoder")
+    check_model(autoencoder, "autoencoder")
     names = [layer.name for layer in autoencoder.layers]
     if encoder_name not in names:
         raise ValueError(
             f"`autoencoder` has no sub-model named {encoder_name!r} (`encoder_name`). Its layers are: {names}"
         )
     encoder = autoencoder.get_layer(encoder_name)
-    _check_model(encoder, f"autoencoder.get_layer({encoder_name!r})")
+    check_model(encoder, f"autoencoder.get_layer({encoder_name!r})")
     if output_layer is not None:
         layer_names = [layer.name for layer in encoder.layers]
         if output_layer not in layer_names:
@@ -110,8 +107,7 @@ def freeze(model):
     >>> len(encoder.trainable_weights)
     0
     """
-    if not isinstance(model, keras.layers.Layer):
-        raise ValueError(f"`model` must be a keras.Model or layer. Received: model of type {type(model).__name__}")
+    check_model(model, kind=keras.layers.Layer)
     model.trainable = False
     return model
 
@@ -163,7 +159,7 @@ def unfreeze(model, from_layer=None, keep_batchnorm_frozen=True):
     >>> [w.path for w in encoder.trainable_weights][:1]
     ['encoder_block2_conv/kernel']
     """
-    _check_model(model)
+    check_model(model)
     leaves = leaf_layers(model)
     start = _resolve_from_layer(leaves, from_layer)
     model.trainable = True
@@ -248,7 +244,7 @@ def trainable_report(model):
     >>> report.trainable_params
     0
     """
-    _check_model(model)
+    check_model(model)
     trainable_ids = {id(v) for v in model.trainable_weights}
     rows = []
     for layer in leaf_layers(model):
@@ -293,13 +289,25 @@ class FineTuneHistory:
         return len(next(iter(self.head.history.values()), []))
 
 
+def _make_optimizer(optimizer, learning_rate):
+    try:
+        return keras.optimizers.get({"class_name": optimizer, "config": {"learning_rate": learning_rate}})
+    except (ValueError, TypeError) as e:
+        raise ValueError(
+            f"`optimizer` must name a Keras optimizer such as 'adam' or 'sgd'. Received: optimizer={optimizer!r}"
+        ) from e
+
+
 def _compile_classifier(model, optimizer, learning_rate):
     # Under tf.distribute the optimizer's variables must be made in the strategy the model
     # was built in (TensorFlow models carry it as `distribute_strategy`; other backends don't).
     strategy = getattr(model, "distribute_strategy", None)
     with strategy.scope() if strategy is not None else contextlib.nullcontext():
-        opt = keras.optimizers.get({"class_name": optimizer, "config": {"learning_rate": learning_rate}})
-        model.compile(optimizer=opt, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        model.compile(
+            optimizer=_make_optimizer(optimizer, learning_rate),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
 
 
 def fine_tune(
@@ -352,7 +360,7 @@ def fine_tune(
     Returns:
         A `FineTuneHistory` with the `History` of each phase.
     """
-    _check_model(model)
+    check_model(model)
     names = [layer.name for layer in model.layers]
     if encoder_name not in names:
         raise ValueError(f"`model` has no layer named {encoder_name!r} (`encoder_name`). Its layers are: {names}")
@@ -362,14 +370,13 @@ def fine_tune(
     head_epochs = check_positive_int(head_epochs, "head_epochs")
     fine_tune_epochs = check_positive_int(fine_tune_epochs, "fine_tune_epochs", minimum=0)
     batch_size = check_positive_int(batch_size, "batch_size")
-    for name, lr in (
-        ("head_learning_rate", head_learning_rate),
-        ("fine_tune_learning_rate", fine_tune_learning_rate),
-    ):
-        if not isinstance(lr, numbers.Real) or not lr > 0:
-            raise ValueError(f"`{name}` must be a positive number. Received: {name}={lr!r}")
+    check_number(head_learning_rate, "head_learning_rate", 0, math.inf, closed="neither")
+    check_number(fine_tune_learning_rate, "fine_tune_learning_rate", 0, math.inf, closed="neither")
+    if not isinstance(optimizer, str):
+        raise ValueError(f"`optimizer` must be the name of a Keras optimizer. Received: optimizer={optimizer!r}")
+    _make_optimizer(optimizer, head_learning_rate)  # an unknown name fails here, before the model changes
     if validation_data is not None:
-        x_val, y_val = validation_data
+        x_val, y_val = check_pair(validation_data, "validation_data")
         validation_data = (
             check_images(x_val, "validation_data[0]", expected_shape=model.input_shape[1:]),
             check_labels(y_val, "validation_data[1]", num_classes=num_classes, length=len(x_val)),
@@ -383,7 +390,7 @@ def fine_tune(
     model.trainable = True
     freeze(encoder)
     _compile_classifier(model, optimizer, head_learning_rate)
-    head = model.fit(x, y, epochs=head_epochs, **fit_kwargs)
+    head = fit_or_raise(model, x, y, epochs=head_epochs, hint="lower `head_learning_rate`", **fit_kwargs)
     if fine_tune_epochs == 0:
         return FineTuneHistory(head=head, fine_tune=None)
 
@@ -392,5 +399,13 @@ def fine_tune(
     else:
         unfreeze(model, from_layer=unfreeze_from, keep_batchnorm_frozen=keep_batchnorm_frozen)
     _compile_classifier(model, optimizer, fine_tune_learning_rate)
-    tuned = model.fit(x, y, epochs=head_epochs + fine_tune_epochs, initial_epoch=head_epochs, **fit_kwargs)
+    tuned = fit_or_raise(
+        model,
+        x,
+        y,
+        epochs=head_epochs + fine_tune_epochs,
+        initial_epoch=head_epochs,
+        hint="lower `fine_tune_learning_rate`",
+        **fit_kwargs,
+    )
     return FineTuneHistory(head=head, fine_tune=tuned)

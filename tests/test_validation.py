@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from tlkeras._checks import check_images, check_labels
+from tlkeras._validation import check_images, check_labels
 
 
 def test_check_images_accepts_float_images_in_unit_range():

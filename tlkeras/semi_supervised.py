@@ -1,0 +1,173 @@
+"""Semi-supervised learning: keep learning from the unlabeled images while learning from the labels.
+
+Pretraining then fine-tuning uses the unlabeled images once, before the labels
+are seen; the features it finds are tuned to reconstruction, not to the
+classes, and on Fashion-MNIST they do not beat a good scratch CNN. The recipe
+here uses them *all the time*: one shared encoder, three losses in every step.
+
+- `labels`: cross-entropy of the classifier on a batch of (augmented) labeled images;
+- `reconstruction`: the denoising autoencoder's MSE on a batch of unlabeled images
+  (noisy input, clean target), so the encoder keeps describing every image;
+- `consistency`: the Π-model term (Laine & Aila, 2017; a simple relative of the
+  ladder network's Γ-model, Rasmus et al., 2015): two stochastic passes
+  (augmentation, dropout) of the same unlabeled images through the classifier
+  must give the same class probabilities, so the decision boundary moves into
+  the gaps between the clusters of unlabeled images.
+
+The loss is `CE + reconstruction_weight * MSE + consistency_weight * ||p1 - p2||^2 / K`.
+Only built-in layers are used, so it trains with plain `fit` on TensorFlow,
+JAX and PyTorch.
+"""
+
+import math
+
+import keras
+import numpy as np
+from keras import layers
+
+from tlkeras._training import LabeledBatches, train_with_early_stopping
+from tlkeras._validation import check_images, check_labels, check_model, check_number, check_pair, check_seed
+
+
+def build_semi_supervised_model(classifier, decoder, encoder_name="encoder", noise_stddev=0.2):
+    """The model `fit` trains: the classifier and the autoencoder around one shared encoder.
+
+    Args:
+        classifier: a classifier with a sub-model named `encoder_name` (e.g.
+            `build_classifier(extract_encoder(ae), ...)`), ideally with
+            augmentation or dropout so two passes differ.
+        decoder: a decoder from the encoder's output back to images (e.g. a
+            copy of the pretrained autoencoder's `decoder`).
+        encoder_name: the encoder's name inside `classifier`. Defaults to `"encoder"`.
+        noise_stddev: Gaussian noise on the unlabeled images before they are
+            reconstructed. Defaults to `0.2`.
+
+    Returns:
+        A Functional model with inputs `{"labeled", "unlabeled"}` and outputs
+        `{"labels", "reconstruction", "consistency"}`; it shares its weights
+        with `classifier` and `decoder`.
+
+    Example:
+    >>> from tlkeras.models import build_conv_autoencoder, build_classifier
+    >>> ae = build_conv_autoencoder((16, 16, 1), filters=(4,), latent_dim=4)
+    >>> clf = build_classifier(ae.get_layer("encoder"), 3, dropout=0.2)
+    >>> sorted(build_semi_supervised_model(clf, ae.get_layer("decoder")).output_names)
+    ['consistency', 'labels', 'reconstruction']
+    """
+    check_model(classifier, "classifier")
+    check_model(decoder, "decoder")
+    names = [layer.name for layer in classifier.layers]
+    if encoder_name not in names:
+        raise ValueError(
+            f"`classifier` has no sub-model named {encoder_name!r} (`encoder_name`). Its layers are: {names}"
+        )
+    encoder = classifier.get_layer(encoder_name)
+    if tuple(decoder.input_shape[1:]) != tuple(encoder.output_shape[1:]):
+        raise ValueError(
+            f"`decoder` takes inputs of shape {decoder.input_shape[1:]}, but the encoder outputs "
+            f"{encoder.output_shape[1:]}."
+        )
+    if tuple(decoder.output_shape[1:]) != tuple(classifier.input_shape[1:]):
+        raise ValueError(
+            f"`decoder` outputs images of shape {decoder.output_shape[1:]}, but the classifier takes "
+            f"{classifier.input_shape[1:]}."
+        )
+    noise_stddev = check_number(noise_stddev, "noise_stddev", 0, 1)
+    shape = classifier.input_shape[1:]
+    labeled = keras.Input(shape=shape, name="labeled")
+    unlabeled = keras.Input(shape=shape, name="unlabeled")
+    noisy = layers.GaussianNoise(noise_stddev, name="reconstruction_noise")(unlabeled) if noise_stddev else unlabeled
+    outputs = {
+        "labels": layers.Identity(name="labels")(classifier(labeled)),
+        "reconstruction": layers.Identity(name="reconstruction")(decoder(encoder(noisy))),
+        "consistency": layers.Subtract(name="consistency")([classifier(unlabeled), classifier(unlabeled)]),
+    }
+    return keras.Model({"labeled": labeled, "unlabeled": unlabeled}, outputs, name="semi_supervised")
+
+
+def train_semi_supervised(
+    classifier,
+    decoder,
+    x_labeled,
+    y_labeled,
+    x_unlabeled,
+    validation_data,
+    encoder_name="encoder",
+    max_steps=3000,
+    eval_every=100,
+    patience=8,
+    batch_size=32,
+    unlabeled_batch_size=128,
+    learning_rate=1e-3,
+    reconstruction_weight=10.0,
+    consistency_weight=10.0,
+    noise_stddev=0.2,
+    seed=0,
+):
+    """Train `classifier` on few labels and many unlabeled images at once (see the module's docstring).
+
+    Every step draws `batch_size` labeled and `unlabeled_batch_size` unlabeled
+    images. The validation accuracy of `classifier` is checked every
+    `eval_every` steps; training stops after `patience` checks without
+    improvement and the best weights are kept.
+
+    Args:
+        classifier: the classifier to train (its encoder is shared with `decoder`'s input).
+        decoder: the decoder the unlabeled images are reconstructed with.
+        x_labeled, y_labeled: the few labeled images and their integer labels.
+        x_unlabeled: the unlabeled images.
+        validation_data: `(x_val, y_val)`, labeled images apart from the training ones.
+        encoder_name: the encoder inside `classifier`. Defaults to `"encoder"`.
+        max_steps: the most gradient steps. Defaults to `3000`.
+        eval_every: steps between validation checks. Defaults to `100`.
+        patience: checks without improvement before stopping. Defaults to `8`.
+        batch_size: labeled images per step. Defaults to `32`.
+        unlabeled_batch_size: unlabeled images per step. Defaults to `128`.
+        learning_rate: Adam's learning rate. Defaults to `1e-3`.
+        reconstruction_weight: weight of the reconstruction MSE. Defaults to `10.0`.
+        consistency_weight: weight of the consistency term. Defaults to `10.0`.
+        noise_stddev: noise on the images to reconstruct. Defaults to `0.2`.
+        seed: seed of the batches. Defaults to `0`.
+
+    Returns:
+        `(steps, val_accuracy)` of the weights kept.
+    """
+    model = build_semi_supervised_model(classifier, decoder, encoder_name, noise_stddev)
+    shape = classifier.input_shape[1:]
+    num_classes = classifier.output_shape[-1]
+    x_labeled = check_images(x_labeled, "x_labeled", expected_shape=shape)
+    y_labeled = check_labels(y_labeled, "y_labeled", num_classes=num_classes, length=len(x_labeled))
+    x_unlabeled = check_images(x_unlabeled, "x_unlabeled", expected_shape=shape)
+    x_val, y_val = check_pair(validation_data, "validation_data")
+    x_val = check_images(x_val, "validation_data[0]", expected_shape=shape)
+    y_val = check_labels(y_val, "validation_data[1]", num_classes=num_classes, length=len(x_val))
+    for name, value in (("max_steps", max_steps), ("eval_every", eval_every), ("patience", patience)):
+        check_number(value, name, 1, integer=True)
+    check_number(batch_size, "batch_size", 1, integer=True)
+    check_number(unlabeled_batch_size, "unlabeled_batch_size", 1, integer=True)
+    check_number(learning_rate, "learning_rate", 0, math.inf, closed="neither")
+    check_number(reconstruction_weight, "reconstruction_weight", 0, math.inf, closed="left")
+    check_number(consistency_weight, "consistency_weight", 0, math.inf, closed="left")
+    seed = check_seed(seed)
+
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss={"labels": "sparse_categorical_crossentropy", "reconstruction": "mse", "consistency": "mse"},
+        loss_weights={"labels": 1.0, "reconstruction": reconstruction_weight, "consistency": consistency_weight},
+    )
+
+    def unlabeled_batch(rng):
+        images = x_unlabeled[rng.integers(0, len(x_unlabeled), unlabeled_batch_size)]
+        no_difference = np.zeros((unlabeled_batch_size, num_classes), "float32")
+        return {"unlabeled": images}, {"reconstruction": images, "consistency": no_difference}
+
+    return train_with_early_stopping(
+        model,
+        classifier,
+        lambda steps: LabeledBatches(x_labeled, y_labeled, batch_size, steps, seed, extra=unlabeled_batch),
+        (x_val, y_val),
+        max_steps,
+        eval_every,
+        patience,
+        hint="lower `learning_rate` or the loss weights",
+    )
