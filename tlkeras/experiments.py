@@ -244,6 +244,8 @@ class TransferConfig:
         num_reference_images: unlabeled images whose feature statistics standardise a frozen encoder.
         reconstruction_weight: `semi_supervised`'s weight of the reconstruction MSE.
         consistency_weight: `semi_supervised`'s weight of the consistency term.
+        pseudo_label_rounds: `semi_supervised`'s rounds of class-balanced self-training.
+        pseudo_label_share: share of the unlabeled pool pseudo-labeled per round.
     """
 
     max_steps: int = 1500
@@ -259,6 +261,8 @@ class TransferConfig:
     num_reference_images: int = 10000
     reconstruction_weight: float = 10.0
     consistency_weight: float = 10.0
+    pseudo_label_rounds: int = 0
+    pseudo_label_share: float = 0.1
 
     def __post_init__(self):
         for name in (
@@ -275,6 +279,8 @@ class TransferConfig:
         for name in ("reconstruction_weight", "consistency_weight"):
             check_number(getattr(self, name), name, 0, math.inf, closed="left")
         check_number(self.dropout, "dropout", 0, 1, closed="left")
+        check_number(self.pseudo_label_rounds, "pseudo_label_rounds", 0, integer=True)
+        check_number(self.pseudo_label_share, "pseudo_label_share", 0, 1, closed="right")
 
     def to_dict(self):
         return {**dataclasses.asdict(self), "augment": list(self.augment)}
@@ -370,6 +376,8 @@ def train_strategy(strategy, autoencoder, labeled, unlabeled, validation, num_cl
             learning_rate=config.learning_rate,
             reconstruction_weight=config.reconstruction_weight,
             consistency_weight=config.consistency_weight,
+            pseudo_label_rounds=config.pseudo_label_rounds,
+            pseudo_label_share=config.pseudo_label_share,
             seed=seed,
         )
         return model, {"steps": steps, "val_accuracy": score}

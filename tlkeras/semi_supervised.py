@@ -29,7 +29,7 @@ from tlkeras._training import LabeledBatches, train_with_early_stopping
 from tlkeras._validation import check_images, check_labels, check_model, check_number, check_pair, check_seed
 
 
-def build_semi_supervised_model(classifier, decoder, encoder_name="encoder", noise_stddev=0.2):
+def build_semi_supervised_model(classifier, decoder, encoder_name="encoder", noise_stddev=0.2, pseudo_labels=False):
     """The model `fit` trains: the classifier and the autoencoder around one shared encoder.
 
     Args:
@@ -41,11 +41,13 @@ def build_semi_supervised_model(classifier, decoder, encoder_name="encoder", noi
         encoder_name: the encoder's name inside `classifier`. Defaults to `"encoder"`.
         noise_stddev: Gaussian noise on the unlabeled images before they are
             reconstructed. Defaults to `0.2`.
+        pseudo_labels: add an input `"pseudo"` of pseudo-labeled images and its
+            output `"pseudo_labels"` (self-training). Defaults to `False`.
 
     Returns:
         A Functional model with inputs `{"labeled", "unlabeled"}` and outputs
-        `{"labels", "reconstruction", "consistency"}`; it shares its weights
-        with `classifier` and `decoder`.
+        `{"labels", "reconstruction", "consistency"}` (plus `"pseudo"` /
+        `"pseudo_labels"`); it shares its weights with `classifier` and `decoder`.
 
     Example:
     >>> from tlkeras.models import build_conv_autoencoder, build_classifier
@@ -82,7 +84,30 @@ def build_semi_supervised_model(classifier, decoder, encoder_name="encoder", noi
         "reconstruction": layers.Identity(name="reconstruction")(decoder(encoder(noisy))),
         "consistency": layers.Subtract(name="consistency")([classifier(unlabeled), classifier(unlabeled)]),
     }
-    return keras.Model({"labeled": labeled, "unlabeled": unlabeled}, outputs, name="semi_supervised")
+    inputs = {"labeled": labeled, "unlabeled": unlabeled}
+    if pseudo_labels:
+        inputs["pseudo"] = keras.Input(shape=shape, name="pseudo")
+        outputs["pseudo_labels"] = layers.Identity(name="pseudo_labels")(classifier(inputs["pseudo"]))
+    return keras.Model(inputs, outputs, name="semi_supervised")
+
+
+def select_pseudo_labels(classifier, x_unlabeled, per_class, batch_size=512):
+    """The `per_class` unlabeled images the classifier is surest of, for each class it predicts.
+
+    Taking the same number per class keeps an early bias towards easy classes
+    from growing into a flood of one class (class-balanced self-training).
+
+    Returns:
+        `(indices into x_unlabeled, pseudo labels)`.
+    """
+    probabilities = classifier.predict(x_unlabeled, batch_size=batch_size, verbose=0)
+    predicted, confidence = probabilities.argmax(axis=-1), probabilities.max(axis=-1)
+    picked = []
+    for c in range(probabilities.shape[-1]):
+        members = np.flatnonzero(predicted == c)
+        picked.append(members[np.argsort(-confidence[members], kind="stable")[:per_class]])
+    picked = np.concatenate(picked)
+    return picked, predicted[picked]
 
 
 def train_semi_supervised(
@@ -102,6 +127,9 @@ def train_semi_supervised(
     reconstruction_weight=10.0,
     consistency_weight=10.0,
     noise_stddev=0.2,
+    pseudo_label_rounds=0,
+    pseudo_label_share=0.1,
+    pseudo_label_weight=1.0,
     seed=0,
 ):
     """Train `classifier` on few labels and many unlabeled images at once (see the module's docstring).
@@ -127,12 +155,17 @@ def train_semi_supervised(
         reconstruction_weight: weight of the reconstruction MSE. Defaults to `10.0`.
         consistency_weight: weight of the consistency term. Defaults to `10.0`.
         noise_stddev: noise on the images to reconstruct. Defaults to `0.2`.
+        pseudo_label_rounds: rounds of self-training after the first training:
+            each round labels the `r * pseudo_label_share` of the unlabeled pool
+            the classifier is surest of (the same number per class) and trains on
+            with them as extra labeled images. Defaults to `0`.
+        pseudo_label_share: share of the pool added per round. Defaults to `0.1`.
+        pseudo_label_weight: weight of the pseudo labels' cross-entropy. Defaults to `1.0`.
         seed: seed of the batches. Defaults to `0`.
 
     Returns:
-        `(steps, val_accuracy)` of the weights kept.
+        `(steps, val_accuracy)` of the weights kept (steps summed over rounds).
     """
-    model = build_semi_supervised_model(classifier, decoder, encoder_name, noise_stddev)
     shape = classifier.input_shape[1:]
     num_classes = classifier.output_shape[-1]
     x_labeled = check_images(x_labeled, "x_labeled", expected_shape=shape)
@@ -148,26 +181,45 @@ def train_semi_supervised(
     check_number(learning_rate, "learning_rate", 0, math.inf, closed="neither")
     check_number(reconstruction_weight, "reconstruction_weight", 0, math.inf, closed="left")
     check_number(consistency_weight, "consistency_weight", 0, math.inf, closed="left")
+    pseudo_label_rounds = check_number(pseudo_label_rounds, "pseudo_label_rounds", 0, integer=True)
+    check_number(pseudo_label_share, "pseudo_label_share", 0, 1, closed="right")
+    check_number(pseudo_label_weight, "pseudo_label_weight", 0, math.inf, closed="left")
     seed = check_seed(seed)
+    per_round = max(1, int(pseudo_label_share * len(x_unlabeled) / num_classes))
 
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss={"labels": "sparse_categorical_crossentropy", "reconstruction": "mse", "consistency": "mse"},
-        loss_weights={"labels": 1.0, "reconstruction": reconstruction_weight, "consistency": consistency_weight},
-    )
+    total_steps, score, pseudo = 0, 0.0, None
+    for round_ in range(pseudo_label_rounds + 1):
+        if round_:
+            picked, labels = select_pseudo_labels(classifier, x_unlabeled, round_ * per_round)
+            pseudo = (x_unlabeled[picked], labels)
+        model = build_semi_supervised_model(classifier, decoder, encoder_name, noise_stddev, pseudo is not None)
+        losses = {"labels": "sparse_categorical_crossentropy", "reconstruction": "mse", "consistency": "mse"}
+        weights = {"labels": 1.0, "reconstruction": reconstruction_weight, "consistency": consistency_weight}
+        if pseudo is not None:
+            losses["pseudo_labels"] = "sparse_categorical_crossentropy"
+            weights["pseudo_labels"] = pseudo_label_weight
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=losses, loss_weights=weights)
 
-    def unlabeled_batch(rng):
-        images = x_unlabeled[rng.integers(0, len(x_unlabeled), unlabeled_batch_size)]
-        no_difference = np.zeros((unlabeled_batch_size, num_classes), "float32")
-        return {"unlabeled": images}, {"reconstruction": images, "consistency": no_difference}
+        def unlabeled_batch(rng, pseudo=pseudo):
+            images = x_unlabeled[rng.integers(0, len(x_unlabeled), unlabeled_batch_size)]
+            no_difference = np.zeros((unlabeled_batch_size, num_classes), "float32")
+            inputs, targets = {"unlabeled": images}, {"reconstruction": images, "consistency": no_difference}
+            if pseudo is not None:
+                drawn = rng.integers(0, len(pseudo[0]), batch_size)
+                inputs["pseudo"], targets["pseudo_labels"] = pseudo[0][drawn], pseudo[1][drawn]
+            return inputs, targets
 
-    return train_with_early_stopping(
-        model,
-        classifier,
-        lambda steps: LabeledBatches(x_labeled, y_labeled, batch_size, steps, seed, extra=unlabeled_batch),
-        (x_val, y_val),
-        max_steps,
-        eval_every,
-        patience,
-        hint="lower `learning_rate` or the loss weights",
-    )
+        steps, score = train_with_early_stopping(
+            model,
+            classifier,
+            lambda steps, extra=unlabeled_batch, round_=round_: LabeledBatches(
+                x_labeled, y_labeled, batch_size, steps, seed + round_, extra=extra
+            ),
+            (x_val, y_val),
+            max_steps,
+            eval_every,
+            patience,
+            hint="lower `learning_rate` or the loss weights",
+        )
+        total_steps += steps
+    return total_steps, score
