@@ -101,6 +101,15 @@ def check_model(model, name="model", kind=keras.Model):
     return model
 
 
+def check_submodel(model, sub_name, name="model", arg="encoder_name"):
+    """Return the sub-model of ``model`` named ``sub_name``, or raise naming the layers there are."""
+    check_model(model, name)
+    names = [layer.name for layer in model.layers]
+    if sub_name not in names:
+        raise ValueError(f"`{name}` has no sub-model named {sub_name!r} (`{arg}`). Its layers are: {names}")
+    return check_model(model.get_layer(sub_name), f"{name}.get_layer({sub_name!r})")
+
+
 def check_array(x, name):
     """Raise unless ``x`` is a NumPy array (lists are refused, with a hint, rather than guessed at)."""
     if not isinstance(x, np.ndarray):

@@ -246,6 +246,8 @@ class TransferConfig:
         consistency_weight: `semi_supervised`'s weight of the consistency term.
         pseudo_label_rounds: `semi_supervised`'s rounds of class-balanced self-training.
         pseudo_label_share: share of the unlabeled pool pseudo-labeled per round.
+        semi_supervised_start: `semi_supervised` starts from the pretrained
+            `"autoencoder"` or from `"random"` weights of the same architecture.
     """
 
     max_steps: int = 1500
@@ -263,6 +265,7 @@ class TransferConfig:
     consistency_weight: float = 10.0
     pseudo_label_rounds: int = 0
     pseudo_label_share: float = 0.1
+    semi_supervised_start: str = "autoencoder"
 
     def __post_init__(self):
         for name in (
@@ -281,6 +284,7 @@ class TransferConfig:
         check_number(self.dropout, "dropout", 0, 1, closed="left")
         check_number(self.pseudo_label_rounds, "pseudo_label_rounds", 0, integer=True)
         check_number(self.pseudo_label_share, "pseudo_label_share", 0, 1, closed="right")
+        check_choice(self.semi_supervised_start, "semi_supervised_start", ("autoencoder", "random"))
 
     def to_dict(self):
         return {**dataclasses.asdict(self), "augment": list(self.augment)}
@@ -358,9 +362,12 @@ def train_strategy(strategy, autoencoder, labeled, unlabeled, validation, num_cl
         return model, {"steps": steps, "val_accuracy": score}
     encoder = extract_encoder(autoencoder)
     if strategy == "semi_supervised":
-        model = _head(encoder, num_classes, config, normalize="layer", dropout=config.dropout)
         decoder = keras.models.clone_model(autoencoder.get_layer("decoder"))
-        decoder.set_weights(autoencoder.get_layer("decoder").get_weights())
+        if config.semi_supervised_start == "autoencoder":
+            decoder.set_weights(autoencoder.get_layer("decoder").get_weights())
+        else:  # clone_model gives new, random weights
+            encoder = keras.models.clone_model(autoencoder.get_layer("encoder"))
+        model = _head(encoder, num_classes, config, normalize="layer", dropout=config.dropout)
         steps, score = train_semi_supervised(
             model,
             decoder,

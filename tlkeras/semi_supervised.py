@@ -26,7 +26,15 @@ import numpy as np
 from keras import layers
 
 from tlkeras._training import LabeledBatches, train_with_early_stopping
-from tlkeras._validation import check_images, check_labels, check_model, check_number, check_pair, check_seed
+from tlkeras._validation import (
+    check_images,
+    check_labels,
+    check_model,
+    check_number,
+    check_pair,
+    check_seed,
+    check_submodel,
+)
 
 
 def build_semi_supervised_model(classifier, decoder, encoder_name="encoder", noise_stddev=0.2, pseudo_labels=False):
@@ -56,14 +64,8 @@ def build_semi_supervised_model(classifier, decoder, encoder_name="encoder", noi
     >>> sorted(build_semi_supervised_model(clf, ae.get_layer("decoder")).output_names)
     ['consistency', 'labels', 'reconstruction']
     """
-    check_model(classifier, "classifier")
     check_model(decoder, "decoder")
-    names = [layer.name for layer in classifier.layers]
-    if encoder_name not in names:
-        raise ValueError(
-            f"`classifier` has no sub-model named {encoder_name!r} (`encoder_name`). Its layers are: {names}"
-        )
-    encoder = classifier.get_layer(encoder_name)
+    encoder = check_submodel(classifier, encoder_name, "classifier")
     if tuple(decoder.input_shape[1:]) != tuple(encoder.output_shape[1:]):
         raise ValueError(
             f"`decoder` takes inputs of shape {decoder.input_shape[1:]}, but the encoder outputs "

@@ -18,7 +18,15 @@ import keras
 import numpy as np
 
 from tlkeras._training import fit_or_raise
-from tlkeras._validation import check_images, check_labels, check_model, check_number, check_pair, check_positive_int
+from tlkeras._validation import (
+    check_images,
+    check_labels,
+    check_model,
+    check_number,
+    check_pair,
+    check_positive_int,
+    check_submodel,
+)
 
 
 def leaf_layers(model):
@@ -68,14 +76,7 @@ def extract_encoder(autoencoder, copy=True, output_layer=None, encoder_name="enc
     >>> extract_encoder(ae, output_layer="encoder_block2_pool").output_shape
     (None, 4, 4, 16)
     """
-    check_model(autoencoder, "autoencoder")
-    names = [layer.name for layer in autoencoder.layers]
-    if encoder_name not in names:
-        raise ValueError(
-            f"`autoencoder` has no sub-model named {encoder_name!r} (`encoder_name`). Its layers are: {names}"
-        )
-    encoder = autoencoder.get_layer(encoder_name)
-    check_model(encoder, f"autoencoder.get_layer({encoder_name!r})")
+    encoder = check_submodel(autoencoder, encoder_name, "autoencoder")
     if output_layer is not None:
         layer_names = [layer.name for layer in encoder.layers]
         if output_layer not in layer_names:
@@ -361,9 +362,7 @@ def fine_tune(
         A `FineTuneHistory` with the `History` of each phase.
     """
     check_model(model)
-    names = [layer.name for layer in model.layers]
-    if encoder_name not in names:
-        raise ValueError(f"`model` has no layer named {encoder_name!r} (`encoder_name`). Its layers are: {names}")
+    check_submodel(model, encoder_name)
     num_classes = model.output_shape[-1]
     x = check_images(x, "x", expected_shape=model.input_shape[1:])
     y = check_labels(y, "y", num_classes=num_classes, length=len(x))
