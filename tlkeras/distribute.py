@@ -20,12 +20,13 @@ import keras
 from tlkeras._validation import check_positive_int
 
 
-def replicas(strategy=None):
+def replicas(tf_distribute_strategy=None):
     """The number of replicas a global batch is split across, on the active backend.
 
     Args:
-        strategy: a `tf.distribute.Strategy`; `None` takes the active one (TensorFlow)
-            or the active `keras.distribution` (JAX). Defaults to `None`.
+        tf_distribute_strategy: a `tf.distribute.Strategy` (named so, not "strategy",
+            because tlkeras calls its training recipes strategies); `None` takes the
+            active one (TensorFlow) or the active `keras.distribution` (JAX). Defaults to `None`.
 
     Returns:
         An int, 1 when nothing is distributed.
@@ -34,8 +35,8 @@ def replicas(strategy=None):
     >>> replicas()
     1
     """
-    if strategy is not None:
-        return int(strategy.num_replicas_in_sync)
+    if tf_distribute_strategy is not None:
+        return int(tf_distribute_strategy.num_replicas_in_sync)
     backend = keras.backend.backend()
     if backend == "tensorflow":
         import tensorflow as tf  # tf.distribute is TensorFlow-only
@@ -48,11 +49,11 @@ def replicas(strategy=None):
     return 1
 
 
-def global_batch_size(per_replica_batch_size, strategy=None):
+def global_batch_size(per_replica_batch_size, tf_distribute_strategy=None):
     """The batch size to pass to `fit` so each replica gets `per_replica_batch_size` images.
 
     Example:
     >>> global_batch_size(32)
     32
     """
-    return check_positive_int(per_replica_batch_size, "per_replica_batch_size") * replicas(strategy)
+    return check_positive_int(per_replica_batch_size, "per_replica_batch_size") * replicas(tf_distribute_strategy)
