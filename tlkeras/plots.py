@@ -9,6 +9,7 @@ Importing it leaves matplotlib's backend alone (the command line picks "Agg").
 import keras
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.patches import Patch
 
 from tlkeras.saving import atomic_path
 
@@ -145,6 +146,10 @@ def plot_map(rows, generative=None, path=None):
     ax.barh(positions, gains, xerr=errors, color=colours, capsize=3)
     ax.set_yticks(positions, labels, fontsize=8)
     ax.axvline(0, color="black", linewidth=0.8)
-    ax.set_xlabel("gain over scratch (accuracy points), 95 % CI; green wins, red loses, grey no difference")
+    ax.set_xlabel("gain over scratch, accuracy points (bars: 95 % CI)")
     ax.set_title("Where learning from unlabeled images pays off")
+    legend = [
+        Patch(color=c, label=v) for v, c in (("wins", "tab:green"), ("no difference", "tab:grey"), ("loses", "tab:red"))
+    ]
+    ax.legend(handles=legend, fontsize=7, loc="best")
     return _finish(fig, path)
