@@ -100,11 +100,16 @@ class DemoOptions:
         type=int,
         metavar="C",
     )
-    settings: tuple = _option(MAP_SETTINGS, "settings of the map to run", nargs="+", choices=MAP_SETTINGS)
+    settings: tuple = _option(
+        ("in_domain", "generative"),
+        "settings of the map to run (docs/benchmarks.md has the time each takes)",
+        nargs="+",
+        choices=MAP_SETTINGS,
+    )
     labels_per_class: tuple = _option((1, 10), "label budgets to compare", nargs="+", type=int, metavar="N")
     strategies: tuple = _option(
-        ("scratch", "frozen", "lp_ft", "semi_supervised"),
-        "strategies to compare ('scratch' is the baseline)",
+        ("scratch", "frozen", "lp_ft"),
+        "strategies to compare ('scratch' is the baseline; semi_supervised takes several minutes a run)",
         nargs="+",
         choices=STRATEGIES,
     )
