@@ -3,11 +3,19 @@ import os
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
 
 from tlkeras import plots
 from tlkeras.cli import main
+
+# The command line is the same code on every backend, and its training paths (label_efficiency,
+# train_strategy, generative_transfer) are tested on each in test_experiments; its end-to-end runs
+# take minutes on XLA:CPU, so they run on the default backend only.
+end_to_end = pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow", reason="end-to-end demo runs: TensorFlow only (see comment)"
+)
 
 QUICK = ["--fast", "--num-seeds", "2", "--max-steps", "4", "--test-images", "100", "--validation-size", "40"]
 
@@ -18,6 +26,7 @@ def _demo(tmp_path, name, *extra, dataset=("--dataset", "digits")):
     return json.loads((tmp_path / name / "results.json").read_text())
 
 
+@end_to_end
 def test_demo_writes_the_map_and_repeats_itself(tmp_path):
     first = _demo(
         tmp_path,
@@ -64,6 +73,7 @@ def test_demo_writes_the_map_and_repeats_itself(tmp_path):
     assert rerun["accuracy"] == original["accuracy"]
 
 
+@end_to_end
 def test_demo_runs_on_any_npz_dataset_with_generative_transfer(tmp_path):
     rng = np.random.default_rng(0)
     x = (rng.random((120, 14, 14)) * 255).astype("uint8")  # 14x14: padded to 16x16 for the encoder
@@ -136,6 +146,7 @@ def test_bad_options_get_a_message_not_a_traceback(argv, message, capsys):
     assert message in err and "Traceback" not in err
 
 
+@end_to_end
 def test_an_interrupted_rerun_leaves_the_previous_report_whole(tmp_path, monkeypatch, capsys):
     _demo(tmp_path, "r", "--labels-per-class", "1", "--strategies", "scratch", "--settings", "in_domain")
     before = {name: (tmp_path / "r" / name).read_bytes() for name in os.listdir(tmp_path / "r")}
