@@ -450,8 +450,10 @@ Chosen on validation (best mean validation accuracy, in_domain): {chosen}.
 - `frozen`: the pretrained encoder frozen, a linear head on standardised features (a linear probe).
 - `fine_tuned`: the head first (encoder frozen), then everything at a lower learning rate.
 - `lp_ft`: linear probe first, then everything at a low learning rate (LP-FT).
-- `semi_supervised`: from the autoencoder, cross-entropy on the labels while it keeps reconstructing the
-  unlabeled images and making two noisy passes over them agree.
+- `semi_supervised`: cross-entropy on the labels while the network keeps reconstructing the unlabeled
+  images, then rounds of class-balanced self-training on them (`tlkeras.semi_supervised`).
+- `generative`: the autoencoder fine-tuned to denoise a few images of `--target`, against the same
+  network trained on them from scratch for the same steps; the ratio of their test MSEs (below 1: it pays).
 
 Pretraining: {options.pretrain_epochs} epoch(s) on {options.pretrain_images or "all"} unlabeled training images,
 {pretrained.seconds:.0f} s ({"reused from the cache" if pretrained.cached else "in this run"}), test reconstruction MSE
