@@ -98,6 +98,9 @@ def test_demo_runs_on_any_npz_dataset_with_generative_transfer(tmp_path):
     assert {r["setting"] for r in result["runs"]} == {"in_domain"}
     assert [g["seed"] for g in result["generative"]] == [0, 1]
     assert all(g["scratch_mse"] > 0 and g["fine_tuned_mse"] > 0 for g in result["generative"])
+    # Only the settings asked for run: generative alone trains no classifier.
+    only = _demo(tmp_path, "gen", "--data", str(tmp_path / "mine.npz"), "--settings", "generative", dataset=())
+    assert only["runs"] == [] and only["comparisons"] == [] and len(only["generative"]) == 2
 
 
 def _fails(argv, capsys):

@@ -260,7 +260,7 @@ def plan(options):
         raise ValueError(f"The dataset must have at least 2 classes. Received: {list(classes)}")
     largest = max(options.labels_per_class)
     _check_budget(train[1], largest, min(options.validation_size, len(train[1]) // 4), "the training images")
-    settings = {"in_domain": (train, test)}
+    settings = {"in_domain": (train, test)} if "in_domain" in options.settings else {}
     split = None
     if "class_disjoint" in options.settings:
         split = _class_split(options, classes)
@@ -401,11 +401,11 @@ def _run(study, out, command):
         "reconstruction_mse": reconstruction_mse,
     }
     write_results(out, runs, configuration, comparisons=rows, generative=generative)
-    plots.plot_label_efficiency(
-        [r for r in summary if r["setting"] == "in_domain"],
-        title=f"{name}: in-domain",
-        path=os.path.join(out, "label_efficiency.png"),
-    )
+    in_domain = [r for r in summary if r["setting"] == "in_domain"]
+    if in_domain:
+        plots.plot_label_efficiency(
+            in_domain, title=f"{name}: in-domain", path=os.path.join(out, "label_efficiency.png")
+        )
     plots.plot_map(rows, generative_row, path=os.path.join(out, "map.png"))
     report = _report(options, name, summary, rows, generative_row, pretrained, reconstruction_mse, started)
     write_text(os.path.join(out, "report.md"), report)
@@ -459,7 +459,7 @@ Pretraining: {options.pretrain_epochs} epoch(s) on {options.pretrain_images or "
 {pretrained.seconds:.0f} s ({"reused from the cache" if pretrained.cached else "in this run"}), test reconstruction MSE
 {reconstruction_mse:.4f}.
 
-Plots: `map.png`, `label_efficiency.png`, `pretrain_loss.png`, `reconstructions.png`. Every run is in
+Plots: `map.png`, `label_efficiency.png` (in-domain runs), `pretrain_loss.png`, `reconstructions.png`. Every run is in
 `results.json` / `results.csv`. Wall time: {time.perf_counter() - started:.0f} s on {os.cpu_count()} CPUs,
 Keras {keras.__version__} on {keras.backend.backend()}.
 """
