@@ -418,7 +418,10 @@ def _report(options, name, summary, rows, generative_row, pretrained, reconstruc
         f"### {setting}\n\n{markdown_table(summary, setting)}"
         for setting in dict.fromkeys(r["setting"] for r in summary)
     )
-    chosen = ", ".join(f"{n}/class: `{s}`" for n, s in recommend(summary).items())
+    chosen = "; ".join(
+        f"{setting}: " + ", ".join(f"{n}/class `{s}`" for n, s in recommend(summary, setting).items())
+        for setting in dict.fromkeys(r["setting"] for r in summary)
+    )
     generative = ""
     if generative_row:
         g = generative_row
@@ -440,7 +443,7 @@ Gains are paired per-seed differences from `scratch` with a 95 % Student-t confi
 
 ![map](map.png)
 
-Chosen on validation (best mean validation accuracy, in_domain): {chosen}.
+Chosen on validation (best mean validation accuracy): {chosen or "no classifier was trained"}.
 
 ## Test accuracy (mean ± std over seeds)
 
