@@ -25,6 +25,7 @@ import tempfile
 import time
 
 import keras
+import matplotlib.pyplot as plt
 import numpy as np
 
 from tlkeras import data, plots
@@ -338,12 +339,17 @@ def _run(study, out, command):
     _say(f"[1/5] Data: {name}, {len(x_train)} training images {x_train.shape[1:]}, {len(x_test)} test images")
     _say("[2/5] Pretraining")
     config, pretrained = _pretrain(options, x_train, "all classes")
-    plots.plot_history(
-        pretrained.history, title="Autoencoder pretraining (MSE)", path=os.path.join(out, "pretrain_loss.png")
+    # Each figure is closed once saved: pyplot keeps every figure it made open, run after run.
+    plt.close(
+        plots.plot_history(
+            pretrained.history, title="Autoencoder pretraining (MSE)", path=os.path.join(out, "pretrain_loss.png")
+        )
     )
     shown = x_test[:10]
-    plots.plot_reconstructions(
-        shown, pretrained.autoencoder.predict(shown, verbose=0), n=10, path=os.path.join(out, "reconstructions.png")
+    plt.close(
+        plots.plot_reconstructions(
+            shown, pretrained.autoencoder.predict(shown, verbose=0), n=10, path=os.path.join(out, "reconstructions.png")
+        )
     )
     reconstruction_mse = float(np.mean((pretrained.autoencoder.predict(x_test[:2000], verbose=0) - x_test[:2000]) ** 2))
 
@@ -403,10 +409,12 @@ def _run(study, out, command):
     write_results(out, runs, configuration, comparisons=rows, generative=generative)
     in_domain = [r for r in summary if r["setting"] == "in_domain"]
     if in_domain:
-        plots.plot_label_efficiency(
-            in_domain, title=f"{name}: in-domain", path=os.path.join(out, "label_efficiency.png")
+        plt.close(
+            plots.plot_label_efficiency(
+                in_domain, title=f"{name}: in-domain", path=os.path.join(out, "label_efficiency.png")
+            )
         )
-    plots.plot_map(rows, generative_row, path=os.path.join(out, "map.png"))
+    plt.close(plots.plot_map(rows, generative_row, path=os.path.join(out, "map.png")))
     report = _report(options, name, summary, rows, generative_row, pretrained, reconstruction_mse, started)
     write_text(os.path.join(out, "report.md"), report)
     _say(comparison_table(rows))
