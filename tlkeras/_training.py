@@ -81,7 +81,7 @@ def train_with_early_stopping(model, classifier, batches, validation, max_steps,
         classifier: the model whose validation accuracy decides.
         batches: a callable `steps -> PyDataset` of `eval_every` steps.
         validation: `(x_val, y_val)`.
-        max_steps: the most gradient steps.
+        max_steps: the most gradient steps, rounded up to a whole number of checks.
         eval_every: steps between validation checks.
         patience: checks without improvement before stopping.
         hint: what to try when training diverges.
