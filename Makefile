@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# The unit tests run on each of these Keras backends in turn; the notebooks on the first.
+# The unit tests and the notebooks (fast mode) run on each of these Keras backends in turn.
 TEST_BACKENDS ?= tensorflow jax torch
 NOTEBOOKS := $(wildcard notebooks/[0-9][0-9]_*.ipynb)
 
@@ -22,10 +22,13 @@ test: setup lint
 	done
 	$(MAKE) notebook-tests
 
-# Every notebook, executed in fast mode, each in its own folder, with a per-notebook timeout.
+# Every notebook, executed in fast mode on each backend, each in its own folder, with a per-notebook timeout.
 notebook-tests: setup
-	TLKERAS_FAST=1 KERAS_BACKEND=$(firstword $(TEST_BACKENDS)) \
-	  $(BIN)/python -m pytest --nbmake --nbmake-timeout=600 -p no:cacheprovider $(NOTEBOOKS)
+	@set -e; for backend in $(TEST_BACKENDS); do \
+	  echo "== notebooks on the $$backend backend =="; \
+	  TLKERAS_FAST=1 KERAS_BACKEND=$$backend $(BIN)/python -m pytest --nbmake --nbmake-timeout=600 \
+	    -p no:cacheprovider $(NOTEBOOKS); \
+	done
 
 demo: setup
 	$(BIN)/python -m tlkeras demo $(DEMO_ARGS)

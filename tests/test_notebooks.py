@@ -1,6 +1,7 @@
 """The notebooks as files: stripped, parametrised, and their exercise versions up to date.
 
-Executing them is `make test`'s nbmake step (`TLKERAS_FAST=1 pytest --nbmake notebooks/*.ipynb`).
+Executing them is `make test`'s nbmake step (`TLKERAS_FAST=1 pytest --nbmake notebooks/*.ipynb`, on each backend);
+`benchmarks/notebook_seeds.py` runs them per seed, with papermill injecting `SEED` after the parameters cell.
 """
 
 import glob
@@ -68,3 +69,18 @@ def test_exercises_hide_the_solution_and_keep_the_check():
     for path in EXERCISES:
         text = open(path).read()
         assert "### BEGIN SOLUTION" not in text and "NotImplementedError" in text and "checks.check_" in text
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=os.path.basename)
+def test_parameters_cell_values_do_not_derive_from_each_other(path):
+    """papermill injects new values *after* the parameters cell: a value computed there from another
+    parameter (say `SEEDS = (SEED, SEED + 1)`) would silently keep the old one."""
+    import ast
+
+    cell = next(c for c in nbformat.read(path, as_version=4).cells if "parameters" in c.metadata.get("tags", []))
+    assigned = set()
+    for node in ast.parse(cell.source).body:
+        assert isinstance(node, ast.Assign), f"{path}: the parameters cell holds assignments only"
+        used = {n.id for n in ast.walk(node.value) if isinstance(n, ast.Name)}
+        assert not used & (assigned - {"FAST"}), f"{path}: {ast.unparse(node)} derives from another parameter"
+        assigned |= {t.id for t in node.targets}

@@ -1,0 +1,80 @@
+"""Do the notebooks' asserts hold for any seed, on every backend? Run each notebook per seed and backend.
+
+Each run is a fresh kernel (papermill injects `SEED` after the cell tagged `parameters`), in fast mode
+unless --full, in a temporary working folder, with `KERAS_BACKEND` set for the kernel. The
+pretrained-autoencoder cache is shared, as it is for a user. Prints one line per run and a markdown
+pass table (a failing run names the first line of its error) for docs/benchmarks.md.
+
+Usage: python benchmarks/notebook_seeds.py [--backends B ...] [--seeds S ...] [--full] [NOTEBOOK ...]
+"""
+
+import argparse
+import glob
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import nbformat
+from _machine import describe
+from tqdm import tqdm
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir)
+
+
+def run_notebook(path, backend, seed, full, work):
+    """Execute one notebook; return (passed, seconds, first line of the error or '')."""
+    output = os.path.join(work, f"{backend}-{seed}-{os.path.basename(path)}")
+    env = dict(os.environ, KERAS_BACKEND=backend)
+    env.pop("TLKERAS_FAST", None) if full else env.update(TLKERAS_FAST="1")
+    command = [sys.executable, "-m", "papermill", path, output, "-p", "SEED", str(seed), "--cwd", work]
+    start = time.perf_counter()
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if done.returncode == 0:
+        return True, seconds, ""
+    error = done.stderr.strip().splitlines()[-1:] or ["papermill failed"]
+    if os.path.exists(output):
+        for cell in nbformat.read(output, as_version=4).cells:
+            for out in cell.get("outputs", []):
+                if out.get("output_type") == "error":
+                    error = [f"{out['ename']}: {out['evalue']}".splitlines()[0]]
+    return False, seconds, error[0][:160]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backends", nargs="+", default=["tensorflow", "jax", "torch"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--full", action="store_true", help="full mode (default: fast mode, as CI runs them)")
+    parser.add_argument("notebooks", nargs="*", help="default: notebooks/NN_*.ipynb")
+    args = parser.parse_args()
+    paths = args.notebooks or sorted(glob.glob(os.path.join(ROOT, "notebooks", "[0-9][0-9]_*.ipynb")))
+    paths = [os.path.abspath(p) for p in paths]
+    mode = "full" if args.full else "fast"
+    print(f"machine: {describe()}; {mode} mode", flush=True)
+    results = {}
+    jobs = [(p, b, s) for p in paths for b in args.backends for s in args.seeds]
+    with tempfile.TemporaryDirectory() as work:
+        for path, backend, seed in tqdm(jobs, desc="notebook runs", file=sys.stdout):
+            passed, seconds, error = run_notebook(path, backend, seed, args.full, work)
+            results[path, backend, seed] = (passed, seconds, error)
+            verdict = "pass" if passed else f"FAIL ({error})"
+            tqdm.write(f"{os.path.basename(path)} {backend} seed {seed}: {verdict}, {seconds:.0f} s", file=sys.stdout)
+    print(f"\n| notebook | {' | '.join(args.backends)} |")
+    print("|---|" + "---|" * len(args.backends))
+    for path in paths:
+        cells = []
+        for backend in args.backends:
+            runs = [results[path, backend, s] for s in args.seeds]
+            passed = sum(r[0] for r in runs)
+            seconds = sum(r[1] for r in runs) / len(runs)
+            failed = [f"seed {s}: {r[2]}" for s, r in zip(args.seeds, runs, strict=True) if not r[0]]
+            cells.append(f"{passed}/{len(runs)} pass, {seconds:.0f} s" + (f" ({'; '.join(failed)})" if failed else ""))
+        print(f"| {os.path.basename(path)} | {' | '.join(cells)} |")
+    sys.exit(0 if all(r[0] for r in results.values()) else 1)
+
+
+if __name__ == "__main__":
+    main()
