@@ -5,7 +5,8 @@ unless --full, in a temporary working folder, with `KERAS_BACKEND` set for the k
 pretrained-autoencoder cache is shared, as it is for a user. Prints one line per run and a markdown
 pass table (a failing run names the first line of its error) for docs/benchmarks.md.
 
-Usage: python benchmarks/notebook_seeds.py [--backends B ...] [--seeds S ...] [--full] [NOTEBOOK ...]
+Usage: python benchmarks/notebook_seeds.py [NOTEBOOK ...] [--backends B ...] [--seeds S ...] [--full]
+(notebooks first: --backends and --seeds take several values)
 """
 
 import argparse
