@@ -56,6 +56,7 @@ def build_parser():
 
 
 def add_pretrain_parser(commands):
+    from tlkeras import data
     from tlkeras.workers import WorkerOptions
 
     default = WorkerOptions()
@@ -75,7 +76,7 @@ def add_pretrain_parser(commands):
     pretrain.add_argument("--coordinator", help="'host:port' of process 0 (default: $KERAS_DISTRIBUTION_JOB_ADDRESSES)")
     pretrain.add_argument("--num-processes", type=positive, help="(default: $KERAS_DISTRIBUTION_NUM_PROCESSES)")
     pretrain.add_argument("--process-id", type=_int_at_least(0), help="(default: $KERAS_DISTRIBUTION_PROCESS_ID)")
-    pretrain.add_argument("--dataset", default=default.dataset, choices=("fashion_mnist", "mnist", "digits"))
+    pretrain.add_argument("--dataset", default=default.dataset, choices=sorted(data.DATASETS))
     pretrain.add_argument("--data", metavar="FILE.npz", help="x_train, y_train, x_test, y_test instead of --dataset")
     pretrain.add_argument("--images", type=positive, help="pretrain on the first N training images (default: all)")
     pretrain.add_argument("--epochs", type=positive, default=default.epochs)

@@ -172,9 +172,11 @@ def worker_shard(*arrays, process_id=None, num_processes=None):
         num_processes = process_count()
     num_processes = check_positive_int(num_processes, "num_processes")
     if process_id is None:
-        import jax
+        process_id = 0
+        if keras.backend.backend() == "jax":  # JAX is not installed with the other backends
+            import jax
 
-        process_id = jax.process_index() if keras.backend.backend() == "jax" else 0
+            process_id = jax.process_index()
     process_id = check_number(process_id, "process_id", 0, num_processes - 1, integer=True)
     share = lengths.pop() // num_processes
     if share == 0:

@@ -13,7 +13,6 @@ prints their JSON lines. docs/distributed.md has the commands for N machines.
 """
 
 import dataclasses
-import hashlib
 import json
 import math
 import os
@@ -50,12 +49,12 @@ def free_port():
 
 
 def _weights_digest(model):
+    """A short SHA-256 of all of `model`'s weights: equal on two processes only if every weight is."""
     import numpy as np
 
-    digest = hashlib.sha256()
-    for w in model.get_weights():
-        digest.update(np.ascontiguousarray(w, dtype="float32").tobytes())
-    return digest.hexdigest()[:16]
+    from tlkeras.experiments import fingerprint
+
+    return fingerprint(np.concatenate([np.ravel(w) for w in model.get_weights()]))["sha256"][:16]
 
 
 def run_worker(options, coordinator_address=None, num_processes=None, process_id=None):
@@ -101,7 +100,7 @@ def run_worker(options, coordinator_address=None, num_processes=None, process_id
         "global_batch_size": options.batch_size,
         "pretrain_seconds": seconds,
         # images trained on per second over all processes, compilation included (10 % of each shard validates)
-        "images_per_second": options.epochs * num_processes * math.ceil(0.9 * len(images) // num_processes) / seconds,
+        "images_per_second": options.epochs * num_processes * math.ceil(0.9 * (len(images) // num_processes)) / seconds,
         "test_mse": float(autoencoder.evaluate(test_shard, test_shard, batch_size=per_process, verbose=0)),
         "autoencoder_digest": _weights_digest(autoencoder),
     }
