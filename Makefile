@@ -2,8 +2,10 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# The unit tests and the notebooks (fast mode) run on each of these Keras backends in turn.
+# The unit tests and the notebooks (fast mode) run on each of these Keras backends in turn, each
+# pass on TEST_WORKERS processes (pytest-xdist): small models leave a core idle in one process.
 TEST_BACKENDS ?= tensorflow jax torch
+TEST_WORKERS ?= 2
 NOTEBOOKS := $(wildcard notebooks/[0-9][0-9]_*.ipynb)
 
 .PHONY: setup lint test notebook-tests demo notebooks exercises clean
@@ -18,7 +20,7 @@ lint: setup
 test: setup lint
 	@set -e; for backend in $(TEST_BACKENDS); do \
 	  echo "== unit tests on the $$backend backend =="; \
-	  KERAS_BACKEND=$$backend $(BIN)/python -m pytest; \
+	  KERAS_BACKEND=$$backend $(BIN)/python -m pytest -n $(TEST_WORKERS); \
 	done
 	$(MAKE) notebook-tests
 
@@ -26,7 +28,7 @@ test: setup lint
 notebook-tests: setup
 	@set -e; for backend in $(TEST_BACKENDS); do \
 	  echo "== notebooks on the $$backend backend =="; \
-	  TLKERAS_FAST=1 KERAS_BACKEND=$$backend $(BIN)/python -m pytest --nbmake --nbmake-timeout=600 \
+	  TLKERAS_FAST=1 KERAS_BACKEND=$$backend $(BIN)/python -m pytest -n $(TEST_WORKERS) --nbmake --nbmake-timeout=600 \
 	    -p no:cacheprovider $(NOTEBOOKS); \
 	done
 

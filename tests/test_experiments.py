@@ -37,6 +37,11 @@ def test_pretraining_is_cached_by_configuration_and_images(tmp_path, images):
         np.testing.assert_array_equal(a, b)
     other = PretrainConfig(**{**TINY.to_dict(), "filters": (4, 8), "epochs": 2})
     assert other.cache_key(images) != TINY.cache_key(images)
+    upsampled = pretrain_autoencoder(
+        PretrainConfig(**{**TINY.to_dict(), "upsampling": "upsampling"}), cache_dir=tmp_path, images=images, verbose=0
+    )
+    assert not upsampled.cached and upsampled.path != first.path
+    assert {type(layer).__name__ for layer in upsampled.autoencoder.get_layer("decoder").layers} >= {"UpSampling2D"}
     # Same configuration, other images (and another shape): a new model, not the cached one.
     flipped = pretrain_autoencoder(TINY, cache_dir=tmp_path, images=images[:, ::-1].copy(), verbose=0)
     assert not flipped.cached and flipped.path != first.path
@@ -65,6 +70,7 @@ def test_a_corrupt_cache_entry_is_rebuilt(tmp_path, images, garbage):
         ("learning_rate", -1e-2),
         ("learning_rate", math.inf),
         ("latent_dim", 0),
+        ("upsampling", "unpooling"),
         ("noise_stddev", 2.0),
         ("filters", ()),
         ("seed", -1),

@@ -14,6 +14,9 @@ from keras import layers
 
 from tlkeras._validation import check_choice, check_images, check_model, check_number, check_positive_int
 
+# The decoder's ways back up to the image size (`build_decoder`'s `upsampling`).
+UPSAMPLING = ("transpose", "upsampling")
+
 
 def _spatial_shape(input_shape):
     """(height, width, channels) of an image shape, following Keras' data format."""
@@ -177,7 +180,7 @@ def build_decoder(
     """
     filters = _check_filters(filters)
     output_shape = _check_input_shape(output_shape, len(filters))
-    check_choice(upsampling, "upsampling", ("transpose", "upsampling"))
+    check_choice(upsampling, "upsampling", UPSAMPLING)
     height, width, channels = _spatial_shape(output_shape)
     factor = 2 ** len(filters)
     latent_shape = _check_latent_shape(latent_shape, (height // factor, width // factor), len(filters))
