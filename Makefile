@@ -24,12 +24,20 @@ test: setup lint
 	done
 	$(MAKE) notebook-tests
 
-# Every notebook, executed in fast mode on each backend, each in its own folder, with a per-notebook timeout.
+# Every notebook, executed in fast mode on each backend, with a per-notebook timeout. On the first
+# backend the nbgrader round trip executes them (tests/test_course.py: each solution autograded to
+# full marks without an error, each untouched student version to 0); on the others, nbmake.
+GRADING_BACKEND = $(firstword $(TEST_BACKENDS))
 notebook-tests: setup
 	@set -e; for backend in $(TEST_BACKENDS); do \
 	  echo "== notebooks on the $$backend backend =="; \
-	  TLKERAS_FAST=1 KERAS_BACKEND=$$backend $(BIN)/python -m pytest -n $(TEST_WORKERS) --nbmake --nbmake-timeout=600 \
-	    -p no:cacheprovider $(NOTEBOOKS); \
+	  if [ $$backend = $(GRADING_BACKEND) ]; then \
+	    TLKERAS_FAST=1 KERAS_BACKEND=$$backend $(BIN)/python -m pytest \
+	      -n $(TEST_WORKERS) -m notebooks -p no:cacheprovider tests/test_course.py; \
+	  else \
+	    TLKERAS_FAST=1 KERAS_BACKEND=$$backend $(BIN)/python -m pytest -n $(TEST_WORKERS) --nbmake \
+	      --nbmake-timeout=600 -p no:cacheprovider $(NOTEBOOKS); \
+	  fi; \
 	done
 
 demo: setup
@@ -44,8 +52,9 @@ notebooks: setup
 	  ../$(BIN)/jupyter nbconvert --to html --output-dir ../build "../build/$$nb" || exit 1; \
 	done
 
+# The student versions in notebooks/exercises/, released by nbgrader from the notebooks.
 exercises: setup
-	$(BIN)/python scripts/make_exercises.py
+	$(BIN)/python scripts/course.py release
 
 clean:
 	rm -rf build runs notebooks/outputs .pytest_cache

@@ -50,6 +50,24 @@ def test_pretraining_is_cached_by_configuration_and_images(tmp_path, images):
     assert not larger.cached and larger.autoencoder.input_shape[1:] == (32, 32, 1)
 
 
+def test_a_read_only_shared_cache_is_read_and_never_written(tmp_path, images, monkeypatch):
+    shared = tmp_path / "shared"
+    cached = pretrain_autoencoder(TINY, cache_dir=shared, images=images, verbose=0)
+
+    def read_only(model, path):  # what a class's read-only folder answers (even to root, on a read-only mount)
+        raise PermissionError(13, "Permission denied", path)
+
+    monkeypatch.setattr("tlkeras.experiments.save_model", read_only)
+    assert pretrain_autoencoder(TINY, cache_dir=shared, images=images, verbose=0).cached
+    other = PretrainConfig(**{**TINY.to_dict(), "seed": 1})
+    with pytest.warns(UserWarning, match="Not caching the autoencoder: .*Permission denied"):
+        fresh = pretrain_autoencoder(other, cache_dir=shared, images=images, verbose=0)
+    assert not fresh.cached and fresh.path is None and fresh.history["loss"]
+    assert sorted(p.name for p in shared.iterdir()) == sorted(
+        os.path.basename(p) for p in (cached.path, cached.path[: -len(".keras")] + ".json")
+    )
+
+
 @pytest.mark.parametrize("garbage", [b"garbage", b"null", b"[]", b'{"seconds": 1}'])
 def test_a_corrupt_cache_entry_is_rebuilt(tmp_path, images, garbage):
     first = pretrain_autoencoder(TINY, cache_dir=tmp_path, images=images, verbose=0)

@@ -1,11 +1,10 @@
-"""The notebooks as files: stripped, parametrised, and their exercise versions up to date.
+"""The notebooks as files: stripped, parametrised, nbgrader sources with student versions.
 
 Executing them is `make test`'s nbmake step (`TLKERAS_FAST=1 pytest --nbmake notebooks/*.ipynb`, on each backend);
 `benchmarks/notebook_seeds.py` runs them per seed, with papermill injecting `SEED` after the parameters cell.
 """
 
 import glob
-import importlib.util
 import os
 
 import nbformat
@@ -14,13 +13,6 @@ import pytest
 ROOT = os.path.join(os.path.dirname(__file__), os.pardir)
 SOLUTIONS = sorted(glob.glob(os.path.join(ROOT, "notebooks", "[0-9][0-9]_*.ipynb")))
 EXERCISES = sorted(glob.glob(os.path.join(ROOT, "notebooks", "exercises", "*.ipynb")))
-
-
-def _make_exercises():
-    spec = importlib.util.spec_from_file_location("make_exercises", os.path.join(ROOT, "scripts", "make_exercises.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_there_is_a_numbered_course():
@@ -55,20 +47,46 @@ def test_each_notebook_opens_with_a_title_and_has_one_parameters_cell(path):
     assert "import tensorflow" not in code or 'if BACKEND == "tensorflow":' in code
 
 
-def test_exercise_notebooks_are_generated_and_up_to_date():
-    assert _make_exercises().main(["--check"]) == 0, "run `python scripts/make_exercises.py`"
-    with_solutions = [p for p in SOLUTIONS if "### BEGIN SOLUTION" in open(p).read()]
-    assert [os.path.basename(p) for p in with_solutions] == [os.path.basename(p) for p in EXERCISES]
+def _grading(cell):
+    return cell.metadata.get("nbgrader", {})
 
 
-def test_exercises_hide_the_solution_and_keep_the_check():
-    source = "a = 1\n### BEGIN SOLUTION\nsecret = 42\n### END SOLUTION\nprint(check(secret))"
-    stripped = _make_exercises().strip_solutions(source)
-    assert "secret = 42" not in stripped and "raise NotImplementedError()" in stripped
-    assert stripped.startswith("a = 1\n") and stripped.endswith("print(check(secret))")
-    for path in EXERCISES:
-        text = open(path).read()
-        assert "### BEGIN SOLUTION" not in text and "NotImplementedError" in text and "checks.check_" in text
+@pytest.mark.parametrize("path", SOLUTIONS, ids=os.path.basename)
+def test_each_notebook_is_an_nbgrader_source_with_two_graded_exercises(path):
+    """The shape `nbgrader generate_assignment` needs; the round trip itself is tests/test_course.py."""
+    cells = nbformat.read(path, as_version=4).cells
+    ids = [_grading(c)["grade_id"] for c in cells if _grading(c)]
+    assert len(ids) == len(set(ids)), f"{path}: grade ids repeat: {ids}"
+    graded = [c for c in cells if _grading(c).get("grade")]
+    assert len(graded) >= 2 and all(_grading(c).get("points", 0) > 0 for c in graded), f"{path}: >= 2 graded cells"
+    for i, cell in enumerate(cells):
+        meta = _grading(cell)
+        if "### BEGIN SOLUTION" in cell.source:
+            assert meta.get("solution"), f"{path}, cell {i}: a solution region outside a solution cell"
+        if "### BEGIN HIDDEN TESTS" in cell.source:
+            assert meta.get("grade") and meta.get("locked"), f"{path}, cell {i}: hidden tests outside a test cell"
+        if cell.cell_type == "code" and meta.get("solution"):
+            # Autograded: the next nbgrader cell is its locked test cell, and the test really tests.
+            test = next(c for c in cells[i + 1 :] if _grading(c))
+            assert _grading(test).get("grade") and _grading(test).get("locked"), f"{path}, cell {i}: no test cell"
+            assert "assert" in test.source or "checks.check_" in test.source, f"{path}: {_grading(test)['grade_id']}"
+
+
+@pytest.mark.parametrize("path", EXERCISES, ids=os.path.basename)
+def test_student_versions_hide_solutions_and_hidden_tests(path):
+    source = nbformat.read(os.path.join(ROOT, "notebooks", os.path.basename(path)), as_version=4)
+    released = nbformat.read(path, as_version=4)
+    assert len(released.cells) == len(source.cells)
+    for mine, theirs in zip(released.cells, source.cells, strict=True):
+        assert "BEGIN SOLUTION" not in mine.source and "BEGIN HIDDEN TESTS" not in mine.source
+        if _grading(theirs).get("solution"):
+            assert "NotImplementedError" in mine.source or "YOUR ANSWER HERE" in mine.source
+        elif "BEGIN HIDDEN TESTS" not in theirs.source:
+            assert mine.source == theirs.source
+
+
+def test_every_notebook_has_a_student_version():
+    assert [os.path.basename(p) for p in EXERCISES] == [os.path.basename(p) for p in SOLUTIONS]
 
 
 @pytest.mark.parametrize("path", SOLUTIONS, ids=os.path.basename)

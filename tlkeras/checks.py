@@ -49,7 +49,7 @@ def check_autoencoder(autoencoder, input_shape):
     _require(
         _loss_name(autoencoder) in MSE_NAMES,
         f"the autoencoder is compiled with loss {_loss_name(autoencoder)!r}: use loss='mse', the reconstruction "
-        "error E[||x - x_hat||^2]. (Did you call compile?)",
+        "error 1/(N*D) sum_i sum_j (x_ij - x_hat_ij)^2. (Did you call compile?)",
     )
     return "autoencoder: looks right."
 
@@ -61,7 +61,7 @@ def check_encoder_extracted(encoder, autoencoder):
     _require(
         encoder is not original,
         "this is the autoencoder's own encoder, not a copy: training it would change the autoencoder too. "
-        "Use extract_encoder(autoencoder, copy=True).",
+        "Make an independent copy (the section above says how).",
     )
     _require(
         encoder.output_shape == original.output_shape,
@@ -113,8 +113,11 @@ def check_classifier(classifier, num_classes, encoder_name="encoder"):
     return "classifier: looks right."
 
 
-def check_unfrozen_from(model, layer_name, max_learning_rate=1e-3):
-    """Layers before `layer_name` frozen, from it on trainable, recompiled at a low learning rate."""
+def check_unfrozen_from(model, layer_name, max_learning_rate=1e-4):
+    """Layers before `layer_name` frozen, from it on trainable, recompiled at a low learning rate.
+
+    Low means at most `max_learning_rate`, by default ten times below Adam's default of 1e-3.
+    """
     _require_model(model, "the model")
     leaves = leaf_layers(model)
     names = [layer.name for layer in leaves]
@@ -137,7 +140,7 @@ def check_unfrozen_from(model, layer_name, max_learning_rate=1e-3):
     learning_rate = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
     _require(
         learning_rate <= max_learning_rate,
-        f"the learning rate is {learning_rate:g}: fine-tune with a low one (at most {max_learning_rate:g}) so the "
-        "pretrained weights are adjusted, not overwritten.",
+        f"the learning rate is {learning_rate:g}: fine-tune with a low one (at most {max_learning_rate:g}, ten "
+        "times below Adam's default) so the pretrained weights are adjusted, not overwritten.",
     )
     return f"unfrozen from '{layer_name}', learning rate {learning_rate:g}."

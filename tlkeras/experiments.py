@@ -166,7 +166,9 @@ def pretrain_autoencoder(config=PretrainConfig(), cache_dir=None, images=None, v
     keyed by the configuration and the fingerprint of the images actually used
     (`config.cache_key(images)`), written atomically, and rebuilt with a warning
     when it cannot be read. 10 % of the images are held out to report the
-    validation MSE.
+    validation MSE. A cache folder that cannot be written (a class's shared,
+    read-only one) is read from; a model missing there is trained and not
+    cached, with a warning.
 
     Args:
         config: a `PretrainConfig`. Defaults to `PretrainConfig()`.
@@ -219,8 +221,12 @@ def pretrain_autoencoder(config=PretrainConfig(), cache_dir=None, images=None, v
     seconds = time.perf_counter() - start
     history = {k: [float(v) for v in values] for k, values in history.items()}
     if path is not None:
-        save_model(autoencoder, path)
-        write_json(meta_path, {"config": config.to_dict(), "history": history, "seconds": seconds})
+        try:
+            save_model(autoencoder, path)
+            write_json(meta_path, {"config": config.to_dict(), "history": history, "seconds": seconds})
+        except PermissionError as e:  # a shared, read-only cache (a class's): keep the model, not the entry
+            warnings.warn(f"Not caching the autoencoder: {e}", stacklevel=2)
+            path = None
     return Pretrained(autoencoder, history, seconds, False, path)
 
 

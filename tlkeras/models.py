@@ -215,7 +215,8 @@ def build_conv_autoencoder(
     """A convolutional autoencoder made of two named sub-models, `encoder` and `decoder`.
 
     Train it with `compile(loss="mse")` and `fit(x, x)`: it minimises the
-    reconstruction error L = E[||x - x_hat||^2]. `noise_stddev > 0` makes it a
+    reconstruction error L = 1/(N*D) sum_i sum_j (x_ij - x_hat_ij)^2 over N images
+    of D pixels (Keras' `mse`). `noise_stddev > 0` makes it a
     denoising autoencoder: a `GaussianNoise` layer named `noise`, active only in
     training, corrupts the input before the encoder, while the target stays the
     clean image. The encoder comes out with `ae.get_layer("encoder")` or

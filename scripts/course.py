@@ -1,0 +1,136 @@
+"""The course as an nbgrader course: student versions of the notebooks, and autograding.
+
+The notebooks in `notebooks/NN_*.ipynb` are nbgrader *source* notebooks: solution cells (the code
+between `### BEGIN SOLUTION` and `### END SOLUTION`), locked autograded test cells with points
+(some with `### BEGIN HIDDEN TESTS` regions a student never sees), and markdown answers graded by
+hand. Each notebook is one nbgrader assignment named after it. The student versions in
+`notebooks/exercises/` are what `nbgrader generate_assignment` releases; never edit them by hand.
+
+Usage:
+    python scripts/course.py release [--check]   # regenerate notebooks/exercises/ (or only compare)
+    python scripts/course.py grade COURSE_DIR    # a course folder with the assignments, for a teacher
+
+Functions for the tests: `make_course`, `generate`, `submit`, `autograde`, `scores`.
+nbgrader runs from this interpreter's environment (its `bin/` goes on `PATH`: nbgrader calls `alembic`).
+"""
+
+import argparse
+import filecmp
+import glob
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), os.pardir))
+SOURCES = sorted(glob.glob(os.path.join(ROOT, "notebooks", "[0-9][0-9]_*.ipynb")))
+EXERCISES = os.path.join(ROOT, "notebooks", "exercises")
+CONFIG = """\
+c = get_config()  # noqa: F821
+c.CourseDirectory.course_id = "tlkeras"
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+c.ExecutePreprocessor.timeout = 1200
+"""
+
+
+def assignment_name(notebook):
+    """`notebooks/03_freeze_and_train_head.ipynb` -> `03_freeze_and_train_head`."""
+    return os.path.splitext(os.path.basename(notebook))[0]
+
+
+def make_course(course_dir, notebooks=SOURCES):
+    """A course folder: `nbgrader_config.py` and `source/<assignment>/<notebook>` for each notebook."""
+    os.makedirs(course_dir, exist_ok=True)
+    with open(os.path.join(course_dir, "nbgrader_config.py"), "w", encoding="utf-8") as f:
+        f.write(CONFIG)
+    for notebook in notebooks:
+        folder = os.path.join(course_dir, "source", assignment_name(notebook))
+        os.makedirs(folder, exist_ok=True)
+        shutil.copy(notebook, folder)
+    return course_dir
+
+
+def nbgrader(course_dir, *args):
+    """Run `nbgrader *args` in `course_dir`; raise with its output when it fails."""
+    bin_dir = os.path.dirname(sys.executable)
+    env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
+    command = [os.path.join(bin_dir, "nbgrader"), *args, "--force"]
+    done = subprocess.run(command, cwd=course_dir, env=env, capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"{' '.join(command[1:])} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    return done.stdout + done.stderr
+
+
+def generate(course_dir, assignment):
+    """`nbgrader generate_assignment`: the student version in `release/<assignment>/`."""
+    nbgrader(course_dir, "generate_assignment", assignment)
+    return os.path.join(course_dir, "release", assignment)
+
+
+def submit(course_dir, student, assignment, notebook):
+    """Put `notebook` where nbgrader expects student `student`'s submission of `assignment`."""
+    folder = os.path.join(course_dir, "submitted", student, assignment)
+    os.makedirs(folder, exist_ok=True)
+    shutil.copy(notebook, os.path.join(folder, f"{assignment}.ipynb"))
+
+
+def autograde(course_dir, student, assignment):
+    """`nbgrader autograde`: execute the submission, restore the locked and hidden tests, score them."""
+    nbgrader(course_dir, "autograde", assignment, "--student", student)
+    return os.path.join(course_dir, "autograded", student, assignment, f"{assignment}.ipynb")
+
+
+def scores(course_dir, student, assignment):
+    """`{grade_id: (score, max_score)}` of the autograded test cells of one submission."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{os.path.join(course_dir, 'gradebook.db')}") as gradebook:
+        submission = gradebook.find_submission(assignment, student)
+        return {
+            grade.name: (grade.score, grade.max_score)
+            for notebook in submission.notebooks
+            for grade in notebook.grades
+            if grade.cell_type == "code"
+        }
+
+
+def release(check=False):
+    """Regenerate `notebooks/exercises/` from the source notebooks; with `check`, only list what differs."""
+    stale = []
+    with tempfile.TemporaryDirectory() as course_dir:
+        make_course(course_dir)
+        os.makedirs(EXERCISES, exist_ok=True)
+        for notebook in SOURCES:
+            name = os.path.basename(notebook)
+            released = os.path.join(generate(course_dir, assignment_name(notebook)), name)
+            target = os.path.join(EXERCISES, name)
+            if not (os.path.exists(target) and filecmp.cmp(released, target, shallow=False)):
+                stale.append(target)
+                if not check:
+                    shutil.copy(released, target)
+    for target in stale:
+        print(("out of date: " if check else "wrote ") + os.path.relpath(target))
+    return stale
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    release_parser = commands.add_parser("release", help="regenerate notebooks/exercises/")
+    release_parser.add_argument("--check", action="store_true", help="only report out-of-date student versions")
+    grade_parser = commands.add_parser("grade", help="set up a course folder with every assignment, for nbgrader")
+    grade_parser.add_argument("course_dir")
+    args = parser.parse_args(argv)
+    if args.command == "release":
+        return 1 if release(check=args.check) and args.check else 0
+    make_course(args.course_dir)
+    for notebook in SOURCES:
+        generate(args.course_dir, assignment_name(notebook))
+    print(f"course in {args.course_dir}: release/ holds the student versions; collect submissions into submitted/")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

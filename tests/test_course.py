@@ -1,0 +1,79 @@
+"""The nbgrader round trip, in a temporary course folder, for every notebook.
+
+Each test releases one notebook with `nbgrader generate_assignment` (it must equal the committed
+student version), then autogrades three submissions: the solution (full marks, no cell fails), the
+untouched student version (0 points, no crash) and, for notebook 03, a typical wrong answer (it
+loses exactly the points of its test). Autograding executes the notebooks, so these tests are the
+`notebooks` mark: `make test` runs them in its notebook step, in fast mode, instead of nbmake on
+the first backend (`pytest -m notebooks tests/test_course.py`).
+"""
+
+import filecmp
+import glob
+import importlib.util
+import os
+
+import nbformat
+import pytest
+
+ROOT = os.path.join(os.path.dirname(__file__), os.pardir)
+_spec = importlib.util.spec_from_file_location("course", os.path.join(ROOT, "scripts", "course.py"))
+course = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(course)
+
+pytestmark = pytest.mark.notebooks
+
+
+def _errors(path):
+    cells = nbformat.read(path, as_version=4).cells
+    return [
+        (i, output.get("ename"), output.get("evalue"))
+        for i, cell in enumerate(cells)
+        if cell.cell_type == "code"
+        for output in cell.outputs
+        if output.output_type == "error"
+    ]
+
+
+def _without(source_path, grade_id, line, target):
+    """The solution notebook with `line` taken out of the cell `grade_id`: a typical wrong answer."""
+    nb = nbformat.read(source_path, as_version=4)
+    [cell] = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id]
+    assert line in cell.source
+    cell.source = cell.source.replace(line, "")
+    nbformat.write(nb, target)
+    return target
+
+
+@pytest.mark.parametrize("notebook", course.SOURCES, ids=os.path.basename)
+def test_release_and_autograde(notebook, tmp_path):
+    name, assignment = os.path.basename(notebook), course.assignment_name(notebook)
+    root = course.make_course(str(tmp_path / "course"), [notebook])
+    released = os.path.join(course.generate(root, assignment), name)
+    assert filecmp.cmp(released, os.path.join(course.EXERCISES, name), shallow=False), (
+        "the student version is out of date: run `python scripts/course.py release`"
+    )
+
+    course.submit(root, "solution", assignment, notebook)
+    graded = course.autograde(root, "solution", assignment)
+    assert _errors(graded) == [], "the solution notebook runs without an error"
+    full = course.scores(root, "solution", assignment)
+    assert full and all(score == maximum > 0 for score, maximum in full.values()), full
+
+    course.submit(root, "untouched", assignment, released)
+    course.autograde(root, "untouched", assignment)
+    untouched = course.scores(root, "untouched", assignment)
+    assert untouched.keys() == full.keys() and all(score == 0 for score, _ in untouched.values()), untouched
+
+
+def test_forgetting_to_freeze_loses_exactly_the_points_of_its_test(tmp_path):
+    [notebook] = glob.glob(os.path.join(ROOT, "notebooks", "03_*.ipynb"))
+    assignment = course.assignment_name(notebook)
+    root = course.make_course(str(tmp_path / "course"), [notebook])
+    course.generate(root, assignment)
+    wrong = _without(notebook, "ex03-freeze", "encoder.trainable = False\n", str(tmp_path / "wrong.ipynb"))
+    course.submit(root, "forgot-to-freeze", assignment, wrong)
+    course.autograde(root, "forgot-to-freeze", assignment)
+    scores = course.scores(root, "forgot-to-freeze", assignment)
+    lost = {grade_id: maximum - score for grade_id, (score, maximum) in scores.items() if score != maximum}
+    assert lost == {"ex03-freeze-tests": scores["ex03-freeze-tests"][1]}, scores
