@@ -8,7 +8,7 @@ TEST_BACKENDS ?= tensorflow jax torch
 TEST_WORKERS ?= 2
 NOTEBOOKS := $(wildcard notebooks/[0-9][0-9]_*.ipynb)
 
-.PHONY: setup lint test notebook-tests demo notebooks exercises clean
+.PHONY: setup lint test notebook-tests demo notebooks book exercises clean
 
 setup:
 	PYTHON=$(PYTHON) VENV=$(VENV) TEST_BACKENDS="$(TEST_BACKENDS)" sh scripts/bootstrap.sh
@@ -26,14 +26,15 @@ test: setup lint
 
 # Every notebook, executed in fast mode on each backend, with a per-notebook timeout. On the first
 # backend the nbgrader round trip executes them (tests/test_course.py: each solution autograded to
-# full marks without an error, each untouched student version to 0); on the others, nbmake.
+# full marks without an error, each untouched student version to 0) and the rendered course is
+# opened in headless Chromium (tests/test_book.py); on the others, nbmake.
 GRADING_BACKEND = $(firstword $(TEST_BACKENDS))
 notebook-tests: setup
 	@set -e; for backend in $(TEST_BACKENDS); do \
 	  echo "== notebooks on the $$backend backend =="; \
 	  if [ $$backend = $(GRADING_BACKEND) ]; then \
 	    TLKERAS_FAST=1 KERAS_BACKEND=$$backend $(BIN)/python -m pytest \
-	      -n $(TEST_WORKERS) -m notebooks -p no:cacheprovider tests/test_course.py; \
+	      -n $(TEST_WORKERS) -m notebooks -p no:cacheprovider tests/test_course.py tests/test_book.py; \
 	  else \
 	    TLKERAS_FAST=1 KERAS_BACKEND=$$backend $(BIN)/python -m pytest -n $(TEST_WORKERS) --nbmake \
 	      --nbmake-timeout=600 -p no:cacheprovider $(NOTEBOOKS); \
@@ -43,14 +44,17 @@ notebook-tests: setup
 demo: setup
 	$(BIN)/python -m tlkeras demo $(DEMO_ARGS)
 
-# Full-mode handouts for teachers: executed notebooks and HTML in build/.
+# Full-mode handouts for teachers: the notebooks executed into build/executed/ (their figures also
+# land in notebooks/outputs/), then the rendered course, static HTML, in build/book/.
 notebooks: setup
-	mkdir -p build
-	cd notebooks && for nb in $(notdir $(NOTEBOOKS)); do \
-	  ../$(BIN)/jupyter nbconvert --to notebook --execute --ExecutePreprocessor.timeout=1200 \
-	    --output-dir ../build "$$nb" && \
-	  ../$(BIN)/jupyter nbconvert --to html --output-dir ../build "../build/$$nb" || exit 1; \
+	mkdir -p build/executed
+	for nb in $(NOTEBOOKS); do \
+	  $(BIN)/jupyter nbconvert --to notebook --execute --ExecutePreprocessor.timeout=1200 \
+	    --output-dir build/executed "$$nb" || exit 1; \
 	done
+
+book: notebooks
+	$(BIN)/python scripts/book.py build/executed/*.ipynb --output build/book
 
 # The student versions in notebooks/exercises/, released by nbgrader from the notebooks.
 exercises: setup

@@ -48,3 +48,13 @@ if ! have_data; then
     echo "  tlkeras.data.load_fashion_mnist() then downloads it into the Keras cache." >&2
   fi
 fi
+
+# Headless Chromium for the rendered-course test (tests/test_book.py), from Debian's packages.
+if ! command -v chromedriver >/dev/null 2>&1; then
+  if as_root; then
+    echo "bootstrap: installing chromium and chromium-driver (Debian)"
+    apt_install chromium chromium-driver
+  else
+    echo "bootstrap: tests/test_book.py needs Chromium: sudo apt-get install chromium chromium-driver" >&2
+  fi
+fi
