@@ -104,6 +104,49 @@ def test_demo_runs_on_any_npz_dataset_with_generative_transfer(tmp_path):
     assert only["runs"] == [] and only["comparisons"] == [] and len(only["generative"]) == 2
 
 
+@end_to_end
+def test_demo_runs_on_a_folder_of_rgb_images_with_unlabeled_ones(tmp_path, capsys):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    tints = {"red": (255, 60, 60), "green": (60, 255, 60), "blue": (60, 60, 255)}
+    for part, count in (("train", 30), ("test", 6)):
+        for name, tint in tints.items():
+            folder = tmp_path / "photos" / part / name
+            folder.mkdir(parents=True)
+            for i in range(count):  # noisy 14x14 squares tinted by class: colour tells the classes apart
+                pixels = (rng.random((14, 14, 1)) * np.array(tint)).astype("uint8")
+                Image.fromarray(pixels).save(folder / f"{i}.png")
+    (tmp_path / "photos" / "unlabeled").mkdir()
+    for i in range(20):
+        Image.fromarray((rng.random((14, 14, 3)) * 255).astype("uint8")).save(
+            tmp_path / "photos" / "unlabeled" / f"{i}.png"
+        )
+    result = _demo(
+        tmp_path,
+        "folder",
+        "--data",
+        str(tmp_path / "photos"),
+        "--color-mode",
+        "rgb",
+        "--image-size",
+        "16",
+        "--settings",
+        "in_domain",
+        "generative",
+        "--strategies",
+        "scratch",
+        "frozen",
+        "--labels-per-class",
+        "2",
+        dataset=(),
+    )
+    out = capsys.readouterr().out
+    assert "90 training images (16, 16, 3), 18 test images, 20 more without labels" in out
+    assert {r["strategy"] for r in result["runs"]} == {"scratch", "frozen"} and len(result["generative"]) == 2
+    assert result["configuration"]["options"]["color_mode"] == "rgb"
+
+
 def _fails(argv, capsys):
     code = main(argv)
     err = capsys.readouterr().err

@@ -18,6 +18,7 @@ whole run.
 """
 
 import dataclasses
+import functools
 import os
 import platform
 import shutil
@@ -44,6 +45,7 @@ from tlkeras.experiments import (
     summarize,
     write_results,
 )
+from tlkeras.folders import COLOR_MODES, load_folder_dataset
 from tlkeras.generative import generative_transfer, summarize_generative
 from tlkeras.models import build_classifier
 from tlkeras.precision import POLICIES, mixed_precision
@@ -78,10 +80,15 @@ class DemoOptions:
     )
     data_file: str | None = _option(
         None,
-        "a .npz file with x_train, y_train, x_test, y_test to study instead of --dataset",
-        metavar="FILE.npz",
+        "your own data instead of --dataset: a .npz file with x_train, y_train, x_test, y_test, or a folder "
+        "with train/<class>/, test/<class>/ and optionally unlabeled/ images (tlkeras.folders)",
+        metavar="FILE.npz|DIR",
         flags=("--data",),
     )
+    image_size: int | None = _option(
+        None, "--data DIR: resize every image to N x N (default: keep their size, which must then be one)", type=int
+    )
+    color_mode: str = _option("grayscale", "--data DIR: read the images as", choices=tuple(COLOR_MODES))
     target: str | None = _option(
         "digits",
         "dataset of the cross_domain and generative settings ('none' to skip them)",
@@ -148,7 +155,7 @@ class DemoOptions:
             values = getattr(self, name)
             for value in values if isinstance(values, tuple) else (values,):
                 check_number(value, name, 1, integer=True)
-        for name in ("pretrain_images", "test_images"):
+        for name in ("pretrain_images", "test_images", "image_size"):
             if getattr(self, name) is not None:
                 check_number(getattr(self, name), name, 1, integer=True)
         check_seed(self.seed)
@@ -202,13 +209,22 @@ def check_output_folder(path, what="output"):
 
 
 def load_study_data(options):
-    """The study's `(x_train, y_train), (x_test, y_test)`, padded so the encoder's blocks divide them."""
-    if options.data_file:
+    """The study's `(x_train, y_train), (x_test, y_test), x_unlabeled`, padded so the encoder's blocks divide them.
+
+    `x_unlabeled` holds the extra unlabeled images of a `--data DIR` with an `unlabeled/` folder, else `None`.
+    """
+    unlabeled = None
+    if options.data_file and os.path.isdir(options.data_file):
+        (x_train, y_train), (x_test, y_test), unlabeled, _ = load_folder_dataset(
+            options.data_file, image_size=options.image_size, color_mode=options.color_mode
+        )
+    elif options.data_file:
         (x_train, y_train), (x_test, y_test) = data.load_npz(options.data_file)
     else:
         (x_train, y_train), (x_test, y_test) = data.load_dataset(options.dataset)
     factor = 2 ** len(PretrainConfig().filters)
-    return (data.pad_to_multiple(x_train, factor), y_train), (data.pad_to_multiple(x_test, factor), y_test)
+    pad = functools.partial(data.pad_to_multiple, multiple=factor)
+    return (pad(x_train), y_train), (pad(x_test), y_test), None if unlabeled is None else pad(unlabeled)
 
 
 def _class_split(options, classes):
@@ -250,7 +266,7 @@ def plan(options):
     check_output_folder(options.output)
     if options.cache_dir:
         check_output_folder(options.cache_dir, "cache-dir")
-    train, test = load_study_data(options)
+    train, test, extra_unlabeled = load_study_data(options)
     if options.test_images:
         test = (test[0][: options.test_images], test[1][: options.test_images])
     classes = tuple(int(c) for c in np.unique(train[1]))
@@ -273,6 +289,8 @@ def plan(options):
     if options.target != "none" and not same and {"cross_domain", "generative"} & set(options.settings):
         (x_other, y_other), (x_other_test, y_other_test) = data.load_dataset(options.target)
         height, width, channels = train[0].shape[1:]
+        if x_other.shape[-1] == 1 and channels == 3:  # a grayscale target for an RGB study: gray RGB images
+            x_other, x_other_test = (np.repeat(x, 3, axis=-1) for x in (x_other, x_other_test))
         if x_other.shape[1:] != train[0].shape[1:] and height == width and x_other.shape[-1] == channels:
             x_other, x_other_test = (data.resize_images(x, height) for x in (x_other, x_other_test))
         if x_other.shape[1:] != train[0].shape[1:]:
@@ -284,7 +302,15 @@ def plan(options):
         if "cross_domain" in options.settings:
             settings["cross_domain"] = other
             _check_budget(y_other, largest, min(options.validation_size, len(y_other) // 4), options.target)
-    return {"options": options, "train": train, "test": test, "settings": settings, "split": split, "other": other}
+    return {
+        "options": options,
+        "train": train,
+        "test": test,
+        "unlabeled": extra_unlabeled,
+        "settings": settings,
+        "split": split,
+        "other": other,
+    }
 
 
 def run_demo(options=DemoOptions(), command=None):
@@ -336,9 +362,14 @@ def _run(study, out, command):
     options, (x_train, y_train), (x_test, _) = study["options"], study["train"], study["test"]
     name = options.data_file or options.dataset
     started = time.perf_counter()
-    _say(f"[1/5] Data: {name}, {len(x_train)} training images {x_train.shape[1:]}, {len(x_test)} test images")
+    extra = study["unlabeled"]
+    pool = x_train if extra is None else np.concatenate([x_train, extra])  # every image without its label
+    _say(
+        f"[1/5] Data: {name}, {len(x_train)} training images {x_train.shape[1:]}, {len(x_test)} test images"
+        + ("" if extra is None else f", {len(extra)} more without labels")
+    )
     _say("[2/5] Pretraining")
-    config, pretrained = _pretrain(options, x_train, "all classes")
+    config, pretrained = _pretrain(options, pool, "all classes" if extra is None else "all classes and unlabeled/")
     # Each figure is closed once saved: pyplot keeps every figure it made open, run after run.
     plt.close(
         plots.plot_history(
@@ -366,7 +397,6 @@ def _run(study, out, command):
     )
     for setting, (train, test) in study["settings"].items():
         autoencoder = pretrained.autoencoder
-        unlabeled = None
         if setting == "class_disjoint":
             source, targets = study["split"]
             _say(f"      class_disjoint: autoencoder on classes {list(source)}, classifiers on {list(targets)}")
@@ -381,7 +411,7 @@ def _run(study, out, command):
             seeds=seeds,
             config=transfer_config,
             validation_size=min(options.validation_size, len(train[1]) // 4),
-            unlabeled=unlabeled,
+            extra_unlabeled=extra if setting == "in_domain" else None,
             setting=setting,
         )
     if "generative" in options.settings and study["other"] is not None:

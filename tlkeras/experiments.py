@@ -457,6 +457,7 @@ def label_efficiency(
     num_classes=None,
     setting="in_domain",
     progress=True,
+    extra_unlabeled=None,
 ):
     """Test accuracy of each strategy for each label budget and seed, lengths chosen on a validation split.
 
@@ -480,6 +481,8 @@ def label_efficiency(
             labels outside it are an error. Defaults to `None`.
         setting: recorded in each run: one of `SETTINGS`. Defaults to `"in_domain"`.
         progress: show a tqdm progress bar. Defaults to `True`.
+        extra_unlabeled: more unlabeled images, added to the pool (say, a folder's
+            `unlabeled/`). Defaults to `None`.
 
     Returns:
         A list of run records `{"setting", "strategy", "labels_per_class", "seed",
@@ -509,6 +512,9 @@ def label_efficiency(
     (x_pool, y_pool), validation = validation_split(x_train, y_train, validation_size)
     data.sample_per_class(x_pool, y_pool, max(budgets))  # too few images of a class: fail before any training
     unlabeled = x_pool if unlabeled is None else check_images(unlabeled, "unlabeled", expected_shape=x_train.shape[1:])
+    if extra_unlabeled is not None:
+        extra = check_images(extra_unlabeled, "extra_unlabeled", expected_shape=x_train.shape[1:])
+        unlabeled = np.concatenate([unlabeled, extra])
     unlabeled = unlabeled[np.random.default_rng(0).permutation(len(unlabeled))]
     jobs = [(n, seed, s) for n in budgets for seed in seeds for s in strategies]
     from tqdm.auto import tqdm
