@@ -100,7 +100,11 @@ def plot_label_efficiency(summary, title=None, path=None):
 
 
 def plot_filters(conv_layer, max_filters=32, title=None, path=None):
-    """The first input channel of each filter of a Conv2D layer, as small images."""
+    """Each filter of a Conv2D layer as a small image.
+
+    A first layer on RGB images shows its filters in colour (each filter scaled to [0, 1] on its
+    own); any other layer shows each filter's first input channel (blue negative, red positive).
+    """
     kernel = keras.ops.convert_to_numpy(conv_layer.kernel)
     count = min(max_filters, kernel.shape[-1])
     cols = min(8, count)
@@ -108,7 +112,10 @@ def plot_filters(conv_layer, max_filters=32, title=None, path=None):
     fig, axes = plt.subplots(rows, cols, figsize=(1.1 * cols, 1.1 * rows), squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
-        if i < count:
+        if i < count and kernel.shape[2] == 3:
+            rgb = kernel[:, :, :, i]
+            ax.imshow((rgb - rgb.min()) / max(float(np.ptp(rgb)), 1e-12))
+        elif i < count:
             ax.imshow(kernel[:, :, 0, i], cmap="coolwarm")
     if title:
         fig.suptitle(title)
