@@ -18,8 +18,33 @@ RECIPES = _blocks(os.path.join("docs", "recipes.md"))
 README = _blocks("README.md")
 
 
+def _photos(folder):
+    """The folder the RGB recipe reads: real digits as PNG files, tinted per class so colour matters."""
+    import numpy as np
+    from PIL import Image
+
+    from tlkeras.data import load_digits
+
+    (x, y), _ = load_digits(size=24)
+    tints = {0: (1.0, 0.2, 0.2), 1: (0.2, 1.0, 0.2), 2: (0.2, 0.2, 1.0)}
+    for part, (start, count) in {"train": (0, 20), "test": (20, 10)}.items():
+        for label, tint in tints.items():
+            target = folder / part / f"class_{label}"
+            target.mkdir(parents=True)
+            for i in np.flatnonzero(y == label)[start : start + count]:
+                Image.fromarray((x[i] * np.array(tint) * 255).astype("uint8")).save(target / f"{i}.png")
+    (folder / "unlabeled").mkdir()
+    for i in range(30):
+        Image.fromarray((x[100 + i] * np.array(tints[i % 3]) * 255).astype("uint8")).save(
+            folder / "unlabeled" / f"{i}.png"
+        )
+    (folder / "train" / "class_0" / "notes.txt").write_text("not an image: skipped with a warning")
+
+
 def _run(title, code, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    if '"photos"' in code:
+        _photos(tmp_path / "photos")
     exec(compile(code, title, "exec"), {"__name__": "__recipe__"})
 
 
