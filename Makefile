@@ -6,6 +6,9 @@ BIN := $(VENV)/bin
 # pass on TEST_WORKERS processes (pytest-xdist): small models leave a core idle in one process.
 TEST_BACKENDS ?= tensorflow jax torch
 TEST_WORKERS ?= 2
+# The cores shared out between the workers: PyTorch's OpenMP threads spin-wait, and two workers with
+# a thread per core each made the PyTorch notebooks several times slower on 2 cores.
+test notebook-tests: export OMP_NUM_THREADS ?= $(shell n=$$(( $$(nproc) / $(TEST_WORKERS) )); echo $$(( n > 0 ? n : 1 )))
 NOTEBOOKS := $(wildcard notebooks/[0-9][0-9]_*.ipynb)
 
 .PHONY: setup lint test notebook-tests demo notebooks book exercises clean
