@@ -19,8 +19,7 @@ import sys
 import nbformat
 from nbconvert import HTMLExporter
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
-from tlkeras.saving import write_text  # noqa: E402  (atomic writes)
+from tlkeras.saving import write_text  # atomic writes
 
 INDEX = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>

@@ -8,7 +8,7 @@ hand. Each notebook is one nbgrader assignment named after it. The student versi
 
 Usage:
     python scripts/course.py release [--check]   # regenerate notebooks/exercises/ (or only compare)
-    python scripts/course.py grade COURSE_DIR    # a course folder with the assignments, for a teacher
+    python scripts/course.py setup COURSE_DIR    # a course folder with every assignment, for a teacher
 
 Functions for the tests: `make_course`, `generate`, `submit`, `autograde`, `scores`.
 nbgrader runs from this interpreter's environment (its `bin/` goes on `PATH`: nbgrader calls `alembic`).
@@ -120,8 +120,8 @@ def main(argv=None):
     commands = parser.add_subparsers(dest="command", required=True)
     release_parser = commands.add_parser("release", help="regenerate notebooks/exercises/")
     release_parser.add_argument("--check", action="store_true", help="only report out-of-date student versions")
-    grade_parser = commands.add_parser("grade", help="set up a course folder with every assignment, for nbgrader")
-    grade_parser.add_argument("course_dir")
+    setup_parser = commands.add_parser("setup", help="set up a course folder with every assignment, for nbgrader")
+    setup_parser.add_argument("course_dir")
     args = parser.parse_args(argv)
     if args.command == "release":
         return 1 if release(check=args.check) and args.check else 0

@@ -1,6 +1,8 @@
 """Small models and files the tests build."""
 
 import gzip
+import importlib.util
+import os
 import struct
 
 import keras
@@ -9,6 +11,24 @@ import numpy as np
 from tlkeras.models import build_classifier, build_conv_autoencoder
 
 SHAPE = (16, 16, 1)
+ROOT = os.path.join(os.path.dirname(__file__), os.pardir)
+
+
+def load_script(name):
+    """A script of scripts/ as a module (they are not a package)."""
+    spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "scripts", f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def save_pngs(folder, images):
+    """Write uint8 arrays `(H, W)` or `(H, W, 3)` as `folder/<i>.png`, making the folder."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, pixels in enumerate(images):
+        Image.fromarray(np.asarray(pixels, "uint8").squeeze()).save(folder / f"{i:03d}.png")
 
 
 def tiny_autoencoder(**kwargs):

@@ -7,19 +7,17 @@ sees one. Executes a notebook: the `notebooks` mark (make test's notebook step).
 """
 
 import glob
-import importlib.util
 import os
 import shutil
 
 import nbformat
 import pytest
+from helpers import load_script
 from nbclient import NotebookClient
 
 ROOT = os.path.join(os.path.dirname(__file__), os.pardir)
 SOURCES = sorted(glob.glob(os.path.join(ROOT, "notebooks", "[0-9][0-9]_*.ipynb")))
-_spec = importlib.util.spec_from_file_location("book", os.path.join(ROOT, "scripts", "book.py"))
-book = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(book)
+book = load_script("book")
 
 pytestmark = pytest.mark.notebooks
 ERROR = "Traceback (most recent call last)"

@@ -6,6 +6,7 @@ import sys
 import keras
 import numpy as np
 import pytest
+from helpers import save_pngs
 
 from tlkeras import plots
 from tlkeras.cli import main
@@ -18,6 +19,8 @@ end_to_end = pytest.mark.skipif(
     keras.backend.backend() != "tensorflow", reason="end-to-end demo runs: TensorFlow only (see comment)"
 )
 
+# A small study of scratch against a frozen encoder, in-domain and generative, for the --data tests.
+SMALL_STUDY = ["--settings", "in_domain", "generative", "--strategies", "scratch", "frozen", "--labels-per-class", "2"]
 QUICK = ["--fast", "--num-seeds", "2", "--max-steps", "4", "--test-images", "100", "--validation-size", "40"]
 
 
@@ -86,14 +89,7 @@ def test_demo_runs_on_any_npz_dataset_with_generative_transfer(tmp_path):
         "npz",
         "--data",
         str(tmp_path / "mine.npz"),
-        "--settings",
-        "in_domain",
-        "generative",
-        "--strategies",
-        "scratch",
-        "frozen",
-        "--labels-per-class",
-        "2",
+        *SMALL_STUDY,
         dataset=(),
     )
     assert {r["setting"] for r in result["runs"]} == {"in_domain"}
@@ -106,22 +102,12 @@ def test_demo_runs_on_any_npz_dataset_with_generative_transfer(tmp_path):
 
 @end_to_end
 def test_demo_runs_on_a_folder_of_rgb_images_with_unlabeled_ones(tmp_path, capsys):
-    from PIL import Image
-
     rng = np.random.default_rng(0)
     tints = {"red": (255, 60, 60), "green": (60, 255, 60), "blue": (60, 60, 255)}
     for part, count in (("train", 30), ("test", 6)):
-        for name, tint in tints.items():
-            folder = tmp_path / "photos" / part / name
-            folder.mkdir(parents=True)
-            for i in range(count):  # noisy 14x14 squares tinted by class: colour tells the classes apart
-                pixels = (rng.random((14, 14, 1)) * np.array(tint)).astype("uint8")
-                Image.fromarray(pixels).save(folder / f"{i}.png")
-    (tmp_path / "photos" / "unlabeled").mkdir()
-    for i in range(20):
-        Image.fromarray((rng.random((14, 14, 3)) * 255).astype("uint8")).save(
-            tmp_path / "photos" / "unlabeled" / f"{i}.png"
-        )
+        for name, tint in tints.items():  # noisy 14x14 squares tinted by class: colour tells the classes apart
+            save_pngs(tmp_path / "photos" / part / name, rng.random((count, 14, 14, 1)) * np.array(tint))
+    save_pngs(tmp_path / "photos" / "unlabeled", rng.random((20, 14, 14, 3)) * 255)
     result = _demo(
         tmp_path,
         "folder",
@@ -131,14 +117,7 @@ def test_demo_runs_on_a_folder_of_rgb_images_with_unlabeled_ones(tmp_path, capsy
         "rgb",
         "--image-size",
         "16",
-        "--settings",
-        "in_domain",
-        "generative",
-        "--strategies",
-        "scratch",
-        "frozen",
-        "--labels-per-class",
-        "2",
+        *SMALL_STUDY,
         dataset=(),
     )
     out = capsys.readouterr().out

@@ -10,16 +10,14 @@ the first backend (`pytest -m notebooks tests/test_course.py`).
 
 import filecmp
 import glob
-import importlib.util
 import os
 
 import nbformat
 import pytest
+from helpers import load_script
 
 ROOT = os.path.join(os.path.dirname(__file__), os.pardir)
-_spec = importlib.util.spec_from_file_location("course", os.path.join(ROOT, "scripts", "course.py"))
-course = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(course)
+course = load_script("course")
 
 pytestmark = pytest.mark.notebooks
 

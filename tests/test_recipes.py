@@ -21,23 +21,17 @@ README = _blocks("README.md")
 def _photos(folder):
     """The folder the RGB recipe reads: real digits as PNG files, tinted per class so colour matters."""
     import numpy as np
-    from PIL import Image
+    from helpers import save_pngs
 
     from tlkeras.data import load_digits
 
     (x, y), _ = load_digits(size=24)
-    tints = {0: (1.0, 0.2, 0.2), 1: (0.2, 1.0, 0.2), 2: (0.2, 0.2, 1.0)}
+    tints = np.array([(1.0, 0.2, 0.2), (0.2, 1.0, 0.2), (0.2, 0.2, 1.0)])
     for part, (start, count) in {"train": (0, 20), "test": (20, 10)}.items():
-        for label, tint in tints.items():
-            target = folder / part / f"class_{label}"
-            target.mkdir(parents=True)
-            for i in np.flatnonzero(y == label)[start : start + count]:
-                Image.fromarray((x[i] * np.array(tint) * 255).astype("uint8")).save(target / f"{i}.png")
-    (folder / "unlabeled").mkdir()
-    for i in range(30):
-        Image.fromarray((x[100 + i] * np.array(tints[i % 3]) * 255).astype("uint8")).save(
-            folder / "unlabeled" / f"{i}.png"
-        )
+        for label, tint in enumerate(tints):
+            images = x[np.flatnonzero(y == label)[start : start + count]]
+            save_pngs(folder / part / f"class_{label}", images * tint * 255)
+    save_pngs(folder / "unlabeled", x[100:130] * tints[np.arange(30) % 3][:, None, None, :] * 255)
     (folder / "train" / "class_0" / "notes.txt").write_text("not an image: skipped with a warning")
 
 

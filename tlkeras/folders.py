@@ -23,17 +23,19 @@ import warnings
 
 import numpy as np
 
+from tlkeras._validation import check_choice
+
 # The extensions keras.utils.image_dataset_from_directory reads.
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 COLOR_MODES = {"grayscale": "L", "rgb": "RGB", "rgba": "RGBA"}
 ON_ERROR = ("skip", "raise")
 
 
-def _check_directory(directory, name="directory"):
+def _check_directory(directory):
     directory = os.fspath(directory)
     if not os.path.isdir(directory):
         what = "a file" if os.path.exists(directory) else "missing"
-        raise FileNotFoundError(f"`{name}` must be a folder of images. Received: {name}={directory!r} ({what})")
+        raise FileNotFoundError(f"`directory` must be a folder of images. Received: directory={directory!r} ({what})")
     return directory
 
 
@@ -49,11 +51,8 @@ def _image_size(image_size):
     return size
 
 
-def _files(folder, recursive):
-    """Every regular, non-hidden file under `folder`, sorted (recursively when asked)."""
-    if not recursive:
-        names = sorted(n for n in os.listdir(folder) if not n.startswith("."))
-        return [os.path.join(folder, n) for n in names if os.path.isfile(os.path.join(folder, n))]
+def _files(folder):
+    """Every non-hidden file under `folder`, sub-folders included, sorted."""
     found = []
     for root, dirs, names in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
@@ -139,16 +138,12 @@ def load_image_folder(
     """
     directory = _check_directory(directory)
     size = _image_size(image_size)
-    if color_mode not in COLOR_MODES:
-        raise ValueError(f"`color_mode` must be one of {list(COLOR_MODES)}. Received: color_mode={color_mode!r}")
-    if on_error not in ON_ERROR:
-        raise ValueError(f"`on_error` must be one of {list(ON_ERROR)}. Received: on_error={on_error!r}")
-    if labels not in ("inferred", None):
-        raise ValueError(f"`labels` must be 'inferred' or None. Received: labels={labels!r}")
-    mode = COLOR_MODES[color_mode]
+    mode = COLOR_MODES[check_choice(color_mode, "color_mode", COLOR_MODES)]
+    check_choice(on_error, "on_error", ON_ERROR)
+    check_choice(labels, "labels", ("inferred", None))
 
     if labels is None:
-        images, _ = _read(_files(directory, recursive=True), mode, size, on_error, directory)
+        images, _ = _read(_files(directory), mode, size, on_error, directory)
         if not images:
             raise ValueError(f"No images in {directory!r} (extensions read: {', '.join(IMAGE_EXTENSIONS)}).")
         return np.stack(images).astype("float32") / 255.0
@@ -166,19 +161,17 @@ def load_image_folder(
         missing = [c for c in class_names if c not in found]
         if missing:
             raise FileNotFoundError(f"No folder for class(es) {missing} in {directory!r}; it has {found}.")
-    images, y = [], []
+    paths, labels_of = [], {}
     for label, name in enumerate(class_names):
-        folder = os.path.join(directory, name)
-        read, _ = _read(_files(folder, recursive=True), mode, size, on_error, folder)
-        if not read:
-            raise ValueError(f"No images in the class folder {folder!r}.")
-        if images and read[0].shape != images[0].shape:
-            raise ValueError(
-                f"Images of different sizes: class {class_names[0]!r} has {images[0].shape[:2]}, class {name!r} "
-                f"{read[0].shape[:2]} (height, width). Pass image_size=(height, width) to resize them all."
-            )
-        images += read
-        y += [label] * len(read)
+        for path in _files(os.path.join(directory, name)):
+            paths.append(path)
+            labels_of[path] = label
+    images, kept = _read(paths, mode, size, on_error, directory)
+    y = [labels_of[path] for path in kept]
+    counts = np.bincount(y, minlength=len(class_names))
+    if not counts.all():
+        empty = os.path.join(directory, class_names[int(np.argmin(counts))])
+        raise ValueError(f"No images in the class folder {empty!r}.")
     return np.stack(images).astype("float32") / 255.0, np.asarray(y, dtype="int64"), class_names
 
 
