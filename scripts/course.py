@@ -9,23 +9,28 @@ hand. Each notebook is one nbgrader assignment named after it. The student versi
 Usage:
     python scripts/course.py release [--check]   # regenerate notebooks/exercises/ (or only compare)
     python scripts/course.py setup COURSE_DIR    # a course folder with every assignment, for a teacher
+    python scripts/course.py words               # what a student reads: prose words and minutes, per notebook
 
-Functions for the tests: `make_course`, `generate`, `submit`, `autograde`, `scores`.
+Functions for the tests: `make_course`, `generate`, `submit`, `autograde`, `scores`, `prose_words`.
 nbgrader runs from this interpreter's environment (its `bin/` goes on `PATH`: nbgrader calls `alembic`).
 """
 
 import argparse
 import filecmp
 import glob
+import math
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 
+import nbformat
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), os.pardir))
 SOURCES = sorted(glob.glob(os.path.join(ROOT, "notebooks", "[0-9][0-9]_*.ipynb")))
 EXERCISES = os.path.join(ROOT, "notebooks", "exercises")
+READING_SPEED = 150  # words a minute, for docs/teaching.md's student time
 CONFIG = """\
 c = get_config()  # noqa: F821
 c.CourseDirectory.course_id = "tlkeras"
@@ -115,6 +120,12 @@ def release(check=False):
     return stale
 
 
+def prose_words(notebook):
+    """Words in the markdown cells of `notebook`'s student version: what a student reads."""
+    cells = nbformat.read(os.path.join(EXERCISES, os.path.basename(notebook)), as_version=4).cells
+    return sum(len(cell.source.split()) for cell in cells if cell.cell_type == "markdown")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -122,9 +133,15 @@ def main(argv=None):
     release_parser.add_argument("--check", action="store_true", help="only report out-of-date student versions")
     setup_parser = commands.add_parser("setup", help="set up a course folder with every assignment, for nbgrader")
     setup_parser.add_argument("course_dir")
+    commands.add_parser("words", help="prose words of each student version, and reading minutes at 150 words/min")
     args = parser.parse_args(argv)
     if args.command == "release":
         return 1 if release(check=args.check) and args.check else 0
+    if args.command == "words":
+        for notebook in SOURCES:
+            words = prose_words(notebook)
+            print(f"{assignment_name(notebook)}: {words} words, {math.ceil(words / READING_SPEED)} min of reading")
+        return 0
     make_course(args.course_dir)
     for notebook in SOURCES:
         generate(args.course_dir, assignment_name(notebook))

@@ -9,10 +9,23 @@ import os
 
 import nbformat
 import pytest
+from helpers import load_script
 
 ROOT = os.path.join(os.path.dirname(__file__), os.pardir)
 SOLUTIONS = sorted(glob.glob(os.path.join(ROOT, "notebooks", "[0-9][0-9]_*.ipynb")))
 EXERCISES = sorted(glob.glob(os.path.join(ROOT, "notebooks", "exercises", "*.ipynb")))
+
+
+def test_the_teaching_guide_counts_the_words_a_student_reads():
+    course = load_script("course")
+    with open(os.path.join(ROOT, "docs", "teaching.md"), encoding="utf-8") as f:
+        rows = {line.split()[1]: line for line in f if line.startswith("| 0")}
+    assert len(rows) == len(SOLUTIONS)
+    for path in SOLUTIONS:
+        words = course.prose_words(path)
+        assert f"| {words} words |" in rows[os.path.basename(path)[:2]], (
+            f"{path}: {words} words; update docs/teaching.md"
+        )
 
 
 def test_there_is_a_numbered_course():
