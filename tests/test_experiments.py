@@ -120,6 +120,14 @@ def test_training_that_turns_nan_stops_with_a_clear_error():
     assert model.stop_training  # TerminateOnNaN stopped it in the first epoch
 
 
+def test_pretraining_never_ends_an_epoch_on_a_batch_of_one_image(images):
+    # 64 images: Keras' 10 % split trains on 57, a last batch of one image at batch size 8, which
+    # PyTorch cannot train the one-filter reconstruction layer on: the validation part takes it.
+    config = PretrainConfig(filters=(4, 8), latent_dim=6, epochs=1, batch_size=8)
+    result = pretrain_autoencoder(config, cache_dir=False, images=images, verbose=0)
+    assert math.isfinite(result.history["loss"][0]) and math.isfinite(result.history["val_loss"][0])
+
+
 @pytest.fixture(scope="module")
 def tiny_pretrained(digits):
     keras.utils.set_random_seed(0)

@@ -37,7 +37,7 @@ def _photos(folder):
 
 def _run(title, code, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    if '"photos"' in code:
+    if '"photos' in code:
         _photos(tmp_path / "photos")
     exec(compile(code, title, "exec"), {"__name__": "__recipe__"})
 

@@ -13,6 +13,8 @@ import math
 import keras
 import numpy as np
 
+from tlkeras.streaming import CheckedBatches
+
 
 class LabeledBatches(keras.utils.PyDataset):
     """`steps` batches of `batch_size` labeled images drawn with replacement, from a seeded generator.
@@ -59,10 +61,18 @@ def fit_or_raise(model, *args, hint="lower the learning rate", **kwargs):
         The `History`.
 
     Raises:
-        ValueError: the loss became NaN or infinite; the message ends with `hint`.
+        ValueError: the loss became NaN or infinite (the message ends with
+            `hint`), or a batch of a checked stream is wrong (its own message,
+            whatever the backend wrapped it in).
     """
     callbacks = [*(kwargs.pop("callbacks", None) or []), keras.callbacks.TerminateOnNaN()]
-    history = model.fit(*args, callbacks=callbacks, **kwargs)
+    try:
+        history = model.fit(*args, callbacks=callbacks, **kwargs)
+    except Exception as e:  # a bad batch of a stream: its own error, not the backend's wrapping of it
+        for data in (*args, kwargs.get("x"), kwargs.get("validation_data")):
+            if isinstance(data, CheckedBatches) and data.error is not None:
+                raise data.error from e
+        raise
     losses = history.history.get("loss", [])
     if losses and not math.isfinite(losses[-1]):
         raise ValueError(

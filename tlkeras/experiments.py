@@ -20,7 +20,7 @@ import warnings
 import keras
 import numpy as np
 
-from tlkeras import data
+from tlkeras import data, streaming
 from tlkeras._training import LabeledBatches, fit_or_raise, train_with_early_stopping
 from tlkeras._validation import (
     check_choice,
@@ -120,10 +120,25 @@ class PretrainConfig:
         return {**dataclasses.asdict(self), "filters": list(self.filters)}
 
     def cache_key(self, images=None):
-        """A short hash of the configuration, the images' fingerprint, the backend, Keras version and dtype policy."""
+        """A short hash of the configuration, the images' fingerprint, the backend, Keras version and dtype policy.
+
+        `images` is an array, a stream with a `fingerprint()` method (`tlkeras.streaming`), or `None`
+        (`dataset`'s images).
+        """
+        if images is None:
+            identity = None
+        elif streaming.is_stream(images):
+            identity = streaming.stream_fingerprint(images)
+            if identity is None:
+                raise ValueError(
+                    "`images` is a stream without a fingerprint() method, so no cache key can name what it holds. "
+                    f"Received: images of type {type(images).__name__}"
+                )
+        else:
+            identity = fingerprint(images)
         identity = {
             **self.to_dict(),
-            "images": None if images is None else fingerprint(images),
+            "images": identity,
             "backend": keras.backend.backend(),
             "keras": keras.__version__,
             "dtype_policy": keras.config.dtype_policy().name,
@@ -159,6 +174,37 @@ def _read_cache(path, meta_path):
     return autoencoder, meta["history"], float(meta["seconds"])
 
 
+def _training_part(count, batch_size):
+    """How many of `count` images train; the last 10 % (from 10 images on) report the validation MSE.
+
+    Keras' `validation_split=0.1`, except that a training part that would end in a batch of one
+    image gives that image to the validation part: PyTorch (2.13, CPU) cannot train a one-filter
+    Conv2D, the grayscale reconstruction layer, on a batch of one ("slow_conv2d: grad_weight must
+    be contiguous").
+
+    >>> _training_part(64, 8), _training_part(64, 16), _training_part(9, 8)
+    (56, 57, 9)
+    """
+    train = int(math.floor(count * (1.0 - 0.1))) if count >= 10 else count  # Keras' own arithmetic
+    return train - 1 if train % batch_size == 1 and train < count else train
+
+
+def _pretraining_stream(stream, config):
+    """`(stream of (x, x) batches, image shape)`, after the checks a stream needs."""
+    if config.max_images:
+        raise ValueError(
+            "`config.max_images` cuts an array of images; with a stream, make the stream smaller "
+            f"(ImageFolderStream(max_images=...), dataset.take(...)). Received: max_images={config.max_images}"
+        )
+    stated = getattr(stream, "batch_size", None)
+    if stated is not None and stated != config.batch_size:
+        raise ValueError(
+            f"The stream batches {stated} images, the config says batch_size={config.batch_size}: make them equal, "
+            "so that the cache key says how the model was trained."
+        )
+    return streaming.for_fit(stream, "images", autoencoder=True)
+
+
 def pretrain_autoencoder(config=PretrainConfig(), cache_dir=None, images=None, verbose="auto"):
     """Pretrain a conv autoencoder on unlabeled images, or reload it from the cache.
 
@@ -166,16 +212,23 @@ def pretrain_autoencoder(config=PretrainConfig(), cache_dir=None, images=None, v
     keyed by the configuration and the fingerprint of the images actually used
     (`config.cache_key(images)`), written atomically, and rebuilt with a warning
     when it cannot be read. 10 % of the images are held out to report the
-    validation MSE. A cache folder that cannot be written (a class's shared,
+    validation MSE (`_training_part`). A cache folder that cannot be written (a class's shared,
     read-only one) is read from; a model missing there is trained and not
     cached, with a warning.
+
+    `images` may also be a stream (`tlkeras.streaming`: a `keras.utils.PyDataset`
+    such as `tlkeras.folders.ImageFolderStream`, or a `tf.data.Dataset` of image
+    batches), for more images than memory holds. The stream batches and
+    shuffles (its batch size, where it states one, must be `config.batch_size`),
+    no images are held out (the history has the training MSE only), and the
+    model is cached only if the stream has a `fingerprint()`.
 
     Args:
         config: a `PretrainConfig`. Defaults to `PretrainConfig()`.
         cache_dir: cache folder; `None` uses `default_cache_dir()`; `False`
             disables the cache. Defaults to `None`.
-        images: the unlabeled images; `None` loads `config.dataset`'s training
-            images. Defaults to `None`.
+        images: the unlabeled images, an array or a stream; `None` loads
+            `config.dataset`'s training images. Defaults to `None`.
         verbose: passed to `fit`. Defaults to `"auto"`.
 
     Returns:
@@ -185,9 +238,26 @@ def pretrain_autoencoder(config=PretrainConfig(), cache_dir=None, images=None, v
         raise ValueError(f"`config` must be a PretrainConfig. Received: config={config!r}")
     if images is None:
         (images, _), _ = data.load_dataset(config.dataset)
-    images = check_images(images, "images")
-    if config.max_images:
-        images = images[: config.max_images]
+    if streaming.is_stream(images):
+        train, image_shape = _pretraining_stream(images, config)
+        if cache_dir is not False and streaming.stream_fingerprint(images) is None:
+            warnings.warn(
+                f"Not caching the autoencoder: the stream ({type(images).__name__}) has no fingerprint() method "
+                "naming what it holds (tlkeras.folders.ImageFolderStream has one). Pass cache_dir=False to "
+                "silence this.",
+                stacklevel=2,
+            )
+            cache_dir = False
+        fit_data = dict(x=train, shuffle=False)  # the stream shuffles
+    else:
+        images = check_images(images, "images")
+        if config.max_images:
+            images = images[: config.max_images]
+        image_shape = images.shape[1:]
+        train = _training_part(len(images), config.batch_size)
+        fit_data = dict(x=images[:train], y=images[:train], batch_size=config.batch_size)
+        if train < len(images):
+            fit_data["validation_data"] = (images[train:], images[train:])
     path = meta_path = None
     if cache_dir is not False:
         cache_dir = cache_dir or default_cache_dir()
@@ -200,7 +270,7 @@ def pretrain_autoencoder(config=PretrainConfig(), cache_dir=None, images=None, v
                 warnings.warn(f"Rebuilding the cached autoencoder {path}: {e}", stacklevel=2)
     keras.utils.set_random_seed(config.seed)
     autoencoder = build_conv_autoencoder(
-        input_shape=images.shape[1:],
+        input_shape=image_shape,
         filters=config.filters,
         latent_dim=config.latent_dim,
         upsampling=config.upsampling,
@@ -209,14 +279,7 @@ def pretrain_autoencoder(config=PretrainConfig(), cache_dir=None, images=None, v
     autoencoder.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss="mse")
     start = time.perf_counter()
     history = fit_or_raise(
-        autoencoder,
-        images,
-        images,
-        epochs=config.epochs,
-        batch_size=config.batch_size,
-        validation_split=0.1 if len(images) >= 10 else 0.0,
-        verbose=verbose,
-        hint="lower `learning_rate`",
+        autoencoder, **fit_data, epochs=config.epochs, verbose=verbose, hint="lower `learning_rate`"
     ).history
     seconds = time.perf_counter() - start
     history = {k: [float(v) for v in values] for k, values in history.items()}
@@ -475,14 +538,16 @@ def label_efficiency(
         seeds: one run per seed, distinct integers. Defaults to `(0, 1, 2, 3, 4)`.
         config: a `TransferConfig`.
         validation_size: labeled images held out for every choice. Defaults to `1000`.
-        unlabeled: the unlabeled pool; `None` uses the training images left
-            after the validation split. Defaults to `None`.
+        unlabeled: the unlabeled pool, an array or a stream (`tlkeras.streaming`;
+            its first `config.num_reference_images` images are read into memory,
+            the pool the strategies draw from); `None` uses the training images
+            left after the validation split. Defaults to `None`.
         num_classes: number of classes; `None` takes it from `y_train`. Test
             labels outside it are an error. Defaults to `None`.
         setting: recorded in each run: one of `SETTINGS`. Defaults to `"in_domain"`.
         progress: show a tqdm progress bar. Defaults to `True`.
         extra_unlabeled: more unlabeled images, added to the pool (say, a folder's
-            `unlabeled/`). Defaults to `None`.
+            `unlabeled/`), an array or a stream (read as `unlabeled` is). Defaults to `None`.
 
     Returns:
         A list of run records `{"setting", "strategy", "labels_per_class", "seed",
@@ -511,10 +576,15 @@ def label_efficiency(
     check_choice(setting, "setting", SETTINGS)
     (x_pool, y_pool), validation = validation_split(x_train, y_train, validation_size)
     data.sample_per_class(x_pool, y_pool, max(budgets))  # too few images of a class: fail before any training
-    unlabeled = x_pool if unlabeled is None else check_images(unlabeled, "unlabeled", expected_shape=x_train.shape[1:])
+
+    def pool(images, name):
+        if streaming.is_stream(images):
+            images = streaming.take_images(images, config.num_reference_images, name)
+        return check_images(images, name, expected_shape=x_train.shape[1:])
+
+    unlabeled = x_pool if unlabeled is None else pool(unlabeled, "unlabeled")
     if extra_unlabeled is not None:
-        extra = check_images(extra_unlabeled, "extra_unlabeled", expected_shape=x_train.shape[1:])
-        unlabeled = np.concatenate([unlabeled, extra])
+        unlabeled = np.concatenate([unlabeled, pool(extra_unlabeled, "extra_unlabeled")])
     unlabeled = unlabeled[np.random.default_rng(0).permutation(len(unlabeled))]
     jobs = [(n, seed, s) for n in budgets for seed in seeds for s in strategies]
     from tqdm.auto import tqdm

@@ -13,17 +13,22 @@ Images are decoded with Pillow, converted to `color_mode` (`"grayscale"`, `"rgb"
 resized bilinearly to `image_size` when one is given, and scaled to float32 in [0, 1].
 
 `load_image_folder` reads a folder into arrays; `load_folder_dataset` reads the train / test /
-unlabeled layout above for `tlkeras demo --data DIR`. Files that are not images, or that cannot
-be decoded, are skipped with a warning that counts them (`on_error="skip"`) or refused
-(`on_error="raise"`).
+unlabeled layout above for `tlkeras demo --data DIR`; `ImageFolderStream` reads a folder batch by
+batch while a model trains, for folders too large to hold in memory (`tlkeras.streaming`).
+Files that are not images, or that cannot be decoded, are skipped with a warning that counts them
+(`on_error="skip"`) or refused (`on_error="raise"`).
 """
 
+import hashlib
+import math
 import os
+import threading
 import warnings
 
+import keras
 import numpy as np
 
-from tlkeras._validation import check_choice
+from tlkeras._validation import check_choice, check_number, check_seed
 
 # The extensions keras.utils.image_dataset_from_directory reads.
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
@@ -77,26 +82,32 @@ def _decode(path, mode, size):
 
 
 def _read(paths, mode, size, on_error, what):
+    """`(images, indices of the paths read)`: unreadable files skipped with one warning, or refused."""
     images, kept, problems = [], [], []
-    for path in paths:
+    for index, path in enumerate(paths):
         pixels, problem = _decode(path, mode, size)
         if problem:
             if on_error == "raise":
                 raise ValueError(f"{path}: {problem}. Pass on_error='skip' to leave such files out.")
             problems.append(f"{os.path.basename(path)}: {problem}")
             continue
-        if images and pixels.shape != images[0].shape:
-            raise ValueError(
-                f"Images of different sizes in {what}: {kept[0]} is {images[0].shape[1]}x{images[0].shape[0]}, "
-                f"{path} is {pixels.shape[1]}x{pixels.shape[0]} (width x height). Pass image_size=(height, width) "
-                "to resize them all."
-            )
+        if images:
+            _check_same_size(pixels.shape, images[0].shape, path, paths[kept[0]], what)
         images.append(pixels)
-        kept.append(path)
+        kept.append(index)
     if problems:
         shown = "; ".join(problems[:3]) + ("; ..." if len(problems) > 3 else "")
         warnings.warn(f"Skipped {len(problems)} of {len(paths)} files in {what}: {shown}", stacklevel=3)
     return images, kept
+
+
+def _check_same_size(shape, first_shape, path, first_path, what):
+    if shape != first_shape:
+        raise ValueError(
+            f"Images of different sizes in {what}: {first_path} is {first_shape[1]}x{first_shape[0]}, "
+            f"{path} is {shape[1]}x{shape[0]} (width x height). Pass image_size=(height, width) "
+            "to resize them all."
+        )
 
 
 def load_image_folder(
@@ -140,14 +151,23 @@ def load_image_folder(
     size = _image_size(image_size)
     mode = COLOR_MODES[check_choice(color_mode, "color_mode", COLOR_MODES)]
     check_choice(on_error, "on_error", ON_ERROR)
-    check_choice(labels, "labels", ("inferred", None))
-
+    paths, labels_of, class_names = _list_images(directory, labels, class_names)
+    images, kept = _read(paths, mode, size, on_error, directory)
+    if not images:
+        raise ValueError(f"No images in {directory!r} (extensions read: {', '.join(IMAGE_EXTENSIONS)}).")
+    x = np.stack(images).astype("float32") / 255.0
     if labels is None:
-        images, _ = _read(_files(directory), mode, size, on_error, directory)
-        if not images:
-            raise ValueError(f"No images in {directory!r} (extensions read: {', '.join(IMAGE_EXTENSIONS)}).")
-        return np.stack(images).astype("float32") / 255.0
+        return x
+    y = labels_of[kept]
+    _check_every_class_has_images(y, directory, class_names)
+    return x, y, class_names
 
+
+def _list_images(directory, labels, class_names):
+    """`(paths, labels or None, class names or None)` of the files in `directory`'s layout."""
+    check_choice(labels, "labels", ("inferred", None))
+    if labels is None:
+        return _files(directory), None, None
     found = sorted(n for n in os.listdir(directory) if os.path.isdir(os.path.join(directory, n)) and n[0] != ".")
     if class_names is None:
         class_names = found
@@ -161,18 +181,19 @@ def load_image_folder(
         missing = [c for c in class_names if c not in found]
         if missing:
             raise FileNotFoundError(f"No folder for class(es) {missing} in {directory!r}; it has {found}.")
-    paths, labels_of = [], {}
+    paths, labels_of = [], []
     for label, name in enumerate(class_names):
-        for path in _files(os.path.join(directory, name)):
-            paths.append(path)
-            labels_of[path] = label
-    images, kept = _read(paths, mode, size, on_error, directory)
-    y = [labels_of[path] for path in kept]
+        files = _files(os.path.join(directory, name))
+        paths += files
+        labels_of += [label] * len(files)
+    return paths, np.asarray(labels_of, dtype="int64"), class_names
+
+
+def _check_every_class_has_images(y, directory, class_names):
     counts = np.bincount(y, minlength=len(class_names))
     if not counts.all():
         empty = os.path.join(directory, class_names[int(np.argmin(counts))])
         raise ValueError(f"No images in the class folder {empty!r}.")
-    return np.stack(images).astype("float32") / 255.0, np.asarray(y, dtype="int64"), class_names
 
 
 def load_folder_dataset(directory, image_size=None, color_mode="grayscale", on_error="skip"):
@@ -206,3 +227,147 @@ def load_folder_dataset(directory, image_size=None, color_mode="grayscale", on_e
                 "pass image_size."
             )
     return (x_train, y_train), (x_test, y_test), unlabeled, names
+
+
+class ImageFolderStream(keras.utils.PyDataset):
+    """A folder of images read batch by batch: memory stays bounded however many files it holds.
+
+    The layout and options are `load_image_folder`'s. Each batch's files are decoded when Keras
+    asks for it (by `workers` threads, `max_queue_size` batches ahead), so memory holds a few
+    batches, not the folder. The order is shuffled anew every epoch from `seed`. Files without an
+    image extension are left out when the stream is made; a file that cannot be decoded is left out
+    of its batch and counted in `skipped` (`on_error="skip"`), or raises (`on_error="raise"`). A last
+    batch of a single image joins the batch before it.
+
+    Args:
+        directory: a folder of class folders (`labels="inferred"`, batches `(images, labels)`)
+            or of images (`labels=None`, batches of images).
+        image_size: `None` (every image must have the first one's size), an int or `(height, width)`.
+        color_mode: `"grayscale"`, `"rgb"` or `"rgba"`. Defaults to `"grayscale"`.
+        labels: `"inferred"` or `None`. Defaults to `"inferred"`.
+        class_names: the class folders to read, in label order; `None` takes them all, sorted.
+        batch_size: images per batch. Defaults to `32`.
+        shuffle: shuffle the files every epoch. Defaults to `True`.
+        seed: seed of the shuffling. Defaults to `0`.
+        max_images: read only the first `max_images` files (in sorted order), or all.
+        on_error: `"skip"` or `"raise"`. Defaults to `"skip"`.
+        **kwargs: `workers`, `use_multiprocessing`, `max_queue_size` of `keras.utils.PyDataset`.
+
+    Example:
+    >>> import tempfile, os, numpy as np
+    >>> from PIL import Image
+    >>> root = tempfile.mkdtemp()
+    >>> for i in range(5):
+    ...     Image.fromarray(np.full((8, 8, 3), 40 * i, "uint8")).save(os.path.join(root, f"{i}.png"))
+    >>> stream = ImageFolderStream(root, color_mode="rgb", labels=None, batch_size=2, shuffle=False)
+    >>> len(stream), stream.image_shape, stream[1].shape  # no batch of one image: the last one has 3
+    (2, (8, 8, 3), (3, 8, 8, 3))
+    """
+
+    def __init__(
+        self,
+        directory,
+        image_size=None,
+        color_mode="grayscale",
+        labels="inferred",
+        class_names=None,
+        batch_size=32,
+        shuffle=True,
+        seed=0,
+        max_images=None,
+        on_error="skip",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.directory = _check_directory(directory)
+        self.size = _image_size(image_size)
+        self.color_mode = color_mode
+        self.mode = COLOR_MODES[check_choice(color_mode, "color_mode", COLOR_MODES)]
+        self.on_error = check_choice(on_error, "on_error", ON_ERROR)
+        self.batch_size = check_number(batch_size, "batch_size", 1, integer=True)
+        self.shuffle, self.seed = bool(shuffle), check_seed(seed)
+        paths, labels_of, self.class_names = _list_images(self.directory, labels, class_names)
+        is_image = np.array([p.lower().endswith(IMAGE_EXTENSIONS) for p in paths], bool)
+        if not is_image.all():
+            others = [os.path.basename(p) for p, ok in zip(paths, is_image, strict=True) if not ok]
+            if on_error == "raise":
+                raise ValueError(f"{others[0]} in {self.directory!r} is not an image file. Pass on_error='skip'.")
+            warnings.warn(
+                f"Left out {len(others)} files without an image extension in {self.directory!r}: "
+                f"{', '.join(others[:3])}{', ...' if len(others) > 3 else ''}",
+                stacklevel=2,
+            )
+        self.paths = [p for p, ok in zip(paths, is_image, strict=True) if ok]
+        self.labels = None if labels_of is None else labels_of[is_image]
+        if max_images is not None:
+            check_number(max_images, "max_images", 1, integer=True)
+            self.paths = self.paths[:max_images]
+            self.labels = None if self.labels is None else self.labels[:max_images]
+        if not self.paths:
+            raise ValueError(f"No images in {self.directory!r} (extensions read: {', '.join(IMAGE_EXTENSIONS)}).")
+        if self.labels is not None:
+            _check_every_class_has_images(self.labels, self.directory, self.class_names)
+        first, problem = _decode(self.paths[0], self.mode, self.size)
+        if problem:
+            raise ValueError(f"{self.paths[0]}: {problem}; the first image sets the stream's image shape.")
+        self.image_shape = first.shape
+        self.skipped = []
+        self._lock = threading.Lock()
+        self._rng = np.random.default_rng(self.seed)
+        self._order = np.arange(len(self.paths))
+        self.on_epoch_end()
+
+    def __len__(self):
+        # A last batch of one image joins the one before: PyTorch (2.13, CPU) cannot train the
+        # grayscale reconstruction layer, a one-filter Conv2D, on a batch of one image.
+        count = len(self.paths)
+        return max(1, count // self.batch_size) if count % self.batch_size == 1 else math.ceil(count / self.batch_size)
+
+    def on_epoch_end(self):
+        if self.skipped:
+            warnings.warn(
+                f"Skipped {len(self.skipped)} unreadable files in {self.directory!r} so far: "
+                f"{'; '.join(self.skipped[:3])}{'; ...' if len(self.skipped) > 3 else ''}",
+                stacklevel=2,
+            )
+        if self.shuffle:
+            self._order = self._rng.permutation(len(self.paths))
+
+    def __getitem__(self, index):
+        if not 0 <= index < len(self):
+            raise IndexError(f"batch {index} of a stream of {len(self)} batches")
+        end = len(self.paths) if index == len(self) - 1 else (index + 1) * self.batch_size
+        picked = self._order[index * self.batch_size : end]
+        images, kept = [], []
+        for i in picked:
+            pixels, problem = _decode(self.paths[i], self.mode, self.size)
+            if problem:
+                if self.on_error == "raise":
+                    raise ValueError(f"{self.paths[i]}: {problem}. Pass on_error='skip' to leave such files out.")
+                with self._lock:
+                    self.skipped.append(f"{os.path.basename(self.paths[i])}: {problem}")
+                continue
+            _check_same_size(pixels.shape, self.image_shape, self.paths[i], self.paths[0], self.directory)
+            images.append(pixels)
+            kept.append(i)
+        if not images:
+            raise ValueError(f"No readable image in batch {index} of {self.directory!r}: {self.skipped[-1]}")
+        x = np.stack(images).astype("float32") / 255.0
+        return x if self.labels is None else (x, self.labels[kept])
+
+    def fingerprint(self):
+        """What the stream yields, as a dict: each file's name, size and modification time (hashed), and the options."""
+        digest = hashlib.sha256()
+        for path in self.paths:
+            stat = os.stat(path)
+            digest.update(f"{os.path.relpath(path, self.directory)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+        return {
+            "files": len(self.paths),
+            "sha256": digest.hexdigest(),
+            "image_shape": list(self.image_shape),
+            "color_mode": self.color_mode,
+            "class_names": self.class_names,
+            "batch_size": self.batch_size,
+            "shuffle": self.shuffle,
+            "seed": self.seed,
+        }

@@ -17,6 +17,7 @@ import numbers
 import keras
 import numpy as np
 
+from tlkeras import streaming
 from tlkeras._training import fit_or_raise
 from tlkeras._validation import (
     check_images,
@@ -340,8 +341,11 @@ def fine_tune(
     Args:
         model: a classifier with a softmax output and a sub-model named
             `encoder_name`, e.g. from `build_classifier`.
-        x: training images, float32 in [0, 1], shaped like the model's input.
-        y: integer labels in `[0, num_classes)`.
+        x: training images, float32 in [0, 1], shaped like the model's input; or
+            a stream of `(images, labels)` batches (`tlkeras.streaming`: a
+            `keras.utils.PyDataset` such as `tlkeras.folders.ImageFolderStream`,
+            or a `tf.data.Dataset`), which then does the batching and shuffling.
+        y: integer labels in `[0, num_classes)`; `None` when `x` is a stream.
         encoder_name: name of the encoder inside `model`. Defaults to `"encoder"`.
         head_epochs: epochs of phase 1. Defaults to `10`.
         fine_tune_epochs: epochs of phase 2; `0` stops after phase 1 (the
@@ -353,8 +357,8 @@ def fine_tune(
         keep_batchnorm_frozen: keep BatchNormalization in inference mode in
             phase 2. Defaults to `True`.
         optimizer: name of a Keras optimizer. Defaults to `"adam"`.
-        batch_size: batch size. Defaults to `32`.
-        validation_data: optional `(x_val, y_val)`.
+        batch_size: batch size of arrays (a stream batches itself). Defaults to `32`.
+        validation_data: optional `(x_val, y_val)`, or a stream of `(images, labels)` batches.
         callbacks: optional list of Keras callbacks, used in both phases.
         verbose: passed to `fit`. Defaults to `"auto"`.
 
@@ -364,8 +368,17 @@ def fine_tune(
     check_model(model)
     check_submodel(model, encoder_name)
     num_classes = model.output_shape[-1]
-    x = check_images(x, "x", expected_shape=model.input_shape[1:])
-    y = check_labels(y, "y", num_classes=num_classes, length=len(x))
+    shape = model.input_shape[1:]
+    if streaming.is_stream(x):
+        if y is not None:
+            raise ValueError(
+                f"`y` must be None when `x` is a stream of (images, labels). Received: y of type {type(y)}"
+            )
+        x, _ = streaming.for_fit(x, "x", shape, num_classes)
+        data = (x,)
+    else:
+        x = check_images(x, "x", expected_shape=shape)
+        data = (x, check_labels(y, "y", num_classes=num_classes, length=len(x)))
     head_epochs = check_positive_int(head_epochs, "head_epochs")
     fine_tune_epochs = check_positive_int(fine_tune_epochs, "fine_tune_epochs", minimum=0)
     batch_size = check_positive_int(batch_size, "batch_size")
@@ -374,22 +387,28 @@ def fine_tune(
     if not isinstance(optimizer, str):
         raise ValueError(f"`optimizer` must be the name of a Keras optimizer. Received: optimizer={optimizer!r}")
     _make_optimizer(optimizer, head_learning_rate)  # an unknown name fails here, before the model changes
-    if validation_data is not None:
+    if streaming.is_stream(validation_data):
+        validation_data, _ = streaming.for_fit(validation_data, "validation_data", shape, num_classes)
+    elif validation_data is not None:
         x_val, y_val = check_pair(validation_data, "validation_data")
         validation_data = (
-            check_images(x_val, "validation_data[0]", expected_shape=model.input_shape[1:]),
+            check_images(x_val, "validation_data[0]", expected_shape=shape),
             check_labels(y_val, "validation_data[1]", num_classes=num_classes, length=len(x_val)),
         )
     if unfreeze_from is not None:
         _resolve_from_layer(leaf_layers(model), unfreeze_from)  # fail before any training
 
     encoder = model.get_layer(encoder_name)
-    fit_kwargs = dict(batch_size=batch_size, validation_data=validation_data, callbacks=callbacks, verbose=verbose)
+    fit_kwargs = dict(validation_data=validation_data, callbacks=callbacks, verbose=verbose)
+    if len(data) == 2:  # arrays; a stream batches and shuffles itself
+        fit_kwargs["batch_size"] = batch_size
+    else:
+        fit_kwargs["shuffle"] = False
 
     model.trainable = True
     freeze(encoder)
     _compile_classifier(model, optimizer, head_learning_rate)
-    head = fit_or_raise(model, x, y, epochs=head_epochs, hint="lower `head_learning_rate`", **fit_kwargs)
+    head = fit_or_raise(model, *data, epochs=head_epochs, hint="lower `head_learning_rate`", **fit_kwargs)
     if fine_tune_epochs == 0:
         return FineTuneHistory(head=head, fine_tune=None)
 
@@ -400,8 +419,7 @@ def fine_tune(
     _compile_classifier(model, optimizer, fine_tune_learning_rate)
     tuned = fit_or_raise(
         model,
-        x,
-        y,
+        *data,
         epochs=head_epochs + fine_tune_epochs,
         initial_epoch=head_epochs,
         hint="lower `fine_tune_learning_rate`",
