@@ -4,12 +4,14 @@ Writes `--files` RGB PNG files of `--size` x `--size` pixels (Fashion-MNIST's 70
 tinted per class; mirrored copies past 70,000) into `--folder` (kept for the next run; rewritten
 if its file count differs), then, each in a fresh process so that each has its own peak memory:
 
-- `stream`: `pretrain_autoencoder` on an `ImageFolderStream` of every file, one epoch;
+- `stream`: one epoch of the default autoencoder (`PretrainConfig`'s) over an `ImageFolderStream`
+  of every file, as `pretrain_autoencoder` trains on a stream (`tlkeras.streaming.for_fit`);
 - `memory`: the first `--in-memory` files decoded into one float32 array, then one epoch of the
   same autoencoder's `fit` on that array.
 
-Each prints its images per second (training images over the epoch's wall time) and its peak
-resident memory (`ru_maxrss`); the ratio of the two throughputs is the cost of streaming.
+Each prints its epoch's wall time, its steady throughput (images per second after the first 20
+batches, so that compiling and warming up count in neither) and its peak resident memory
+(`ru_maxrss`); the ratio of the two throughputs is the cost of streaming.
 
 Usage: python benchmarks/streaming.py [--files 100000] [--size 64] [--in-memory 20000] [--folder DIR]
 """
@@ -66,33 +68,54 @@ def write_files(folder, count, size):
     print(f"wrote {count} files ({megabytes:.0f} MB) in {time.perf_counter() - start:.0f} s", flush=True)
 
 
+class SteadyThroughput:
+    """Images per second over the batches after the first `skip` (compiling and warm-up left out)."""
+
+    def __init__(self, batch_size, skip=20):
+        import keras
+
+        outer = self
+
+        class Callback(keras.callbacks.Callback):
+            def on_train_batch_end(self, batch, logs=None):
+                outer.ends.append(time.perf_counter())
+
+        self.callback, self.batch_size, self.skip, self.ends = Callback(), batch_size, skip, []
+
+    def images_per_second(self, count):
+        """`count` images trained in all; the last batch may be smaller than the others."""
+        timed = count - self.batch_size * self.skip
+        return timed / (self.ends[-1] - self.ends[self.skip - 1])
+
+
 def measure(mode, folder, in_memory, batch_size, workers):
     import keras
 
-    from tlkeras.experiments import PretrainConfig, pretrain_autoencoder
+    from tlkeras.experiments import PretrainConfig
     from tlkeras.folders import ImageFolderStream
     from tlkeras.models import build_conv_autoencoder
-    from tlkeras.streaming import take_images
+    from tlkeras.streaming import for_fit, take_images
 
     config = PretrainConfig(epochs=1, batch_size=batch_size)
     stream = ImageFolderStream(folder, labels=None, color_mode="rgb", batch_size=batch_size, workers=workers)
     if mode == "stream":
-        result = pretrain_autoencoder(config, cache_dir=False, images=stream, verbose=2)
-        count, seconds, loss = len(stream.paths), result.seconds, result.history["loss"][-1]
+        data, count = dict(x=for_fit(stream, "images", autoencoder=True)[0], shuffle=False), len(stream.paths)
     else:
         x = take_images(stream, in_memory, "images")
-        keras.utils.set_random_seed(config.seed)
-        autoencoder = build_conv_autoencoder(
-            input_shape=x.shape[1:], filters=config.filters, latent_dim=config.latent_dim, noise_stddev=0.2
-        )
-        autoencoder.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss="mse")
-        start = time.perf_counter()
-        history = autoencoder.fit(x, x, epochs=1, batch_size=batch_size, verbose=2)
-        count, seconds, loss = len(x), time.perf_counter() - start, history.history["loss"][-1]
+        data, count = dict(x=x, y=x, batch_size=batch_size), len(x)
+    keras.utils.set_random_seed(config.seed)
+    autoencoder = build_conv_autoencoder(
+        input_shape=stream.image_shape, filters=config.filters, latent_dim=config.latent_dim, noise_stddev=0.2
+    )
+    autoencoder.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss="mse")
+    throughput = SteadyThroughput(batch_size)
+    start = time.perf_counter()
+    history = autoencoder.fit(**data, epochs=1, callbacks=[throughput.callback], verbose=2)
+    seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # kB -> GB
     print(
-        f"RESULT {mode}: {count} images in {seconds:.1f} s = {count / seconds:.1f} images/s, "
-        f"peak resident memory {peak:.2f} GB, loss {loss:.4f}",
+        f"RESULT {mode}: {count} images, epoch {seconds:.1f} s, steady {throughput.images_per_second(count):.1f} "
+        f"images/s, peak resident memory {peak:.2f} GB, loss {history.history['loss'][-1]:.4f}",
         flush=True,
     )
 
@@ -119,7 +142,7 @@ def main():
         )
         line = next(line for line in done.stdout.splitlines() if line.startswith("RESULT"))
         print(line, flush=True)
-        results[mode] = float(line.split(" = ")[1].split()[0])
+        results[mode] = float(line.split("steady ")[1].split()[0])
     print(f"streaming costs {100 * (1 - results['stream'] / results['memory']):.1f} % of the in-memory throughput")
 
 
