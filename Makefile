@@ -9,6 +9,12 @@ TEST_WORKERS ?= 2
 # The cores shared out between the workers: PyTorch's OpenMP threads spin-wait, and two workers with
 # a thread per core each made the PyTorch notebooks several times slower on 2 cores.
 test notebook-tests: export OMP_NUM_THREADS ?= $(shell n=$$(( $$(nproc) / $(TEST_WORKERS) )); echo $$(( n > 0 ? n : 1 )))
+# JAX keeps what XLA compiled on disk, bounded to 1 GB with a file lock for the parallel workers: the
+# tests and notebooks compile the same training steps again and again, in one run and from run to run
+# (docs/benchmarks.md: a JAX notebook 40 s cold, 25 s warm).
+test notebook-tests: export JAX_COMPILATION_CACHE_DIR ?= $(HOME)/.cache/tlkeras-jax-compilation
+test notebook-tests: export JAX_COMPILATION_CACHE_MAX_SIZE ?= 1073741824
+test notebook-tests: export JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS ?= 0
 NOTEBOOKS := $(wildcard notebooks/[0-9][0-9]_*.ipynb)
 
 .PHONY: setup lint test notebook-tests demo notebooks book exercises clean
