@@ -44,8 +44,8 @@ def _parts(batch, name, labeled):
     return np.asarray(batch), None
 
 
-def first_batch(stream, name):
-    """The first batch of `stream` as `(images, labels or None)` arrays."""
+def _first_batch(stream, name):
+    """The first batch of `stream`, as it yields it."""
     if isinstance(stream, keras.utils.PyDataset):
         if stream.num_batches == 0:
             raise ValueError(f"`{name}` is empty: it has no batches.")
@@ -55,9 +55,7 @@ def first_batch(stream, name):
             batch = next(iter(stream))
         except StopIteration:
             raise ValueError(f"`{name}` is empty: it has no batches.") from None
-    if isinstance(batch, (tuple, list)) and len(batch) >= 2:
-        return np.asarray(batch[0]), np.asarray(batch[1])
-    return _parts(batch, name, labeled=False)
+    return batch
 
 
 class CheckedBatches(keras.utils.PyDataset):
@@ -103,11 +101,9 @@ def for_fit(stream, name, image_shape=None, num_classes=None, autoencoder=False)
         num_classes: labels must lie in `[0, num_classes)` (classifiers).
         autoencoder: yield `(images, images)` (the labels of a labeled stream are dropped).
     """
-    images, labels = first_batch(stream, name)
+    images, labels = _parts(_first_batch(stream, name), name, labeled=not autoencoder)
     images = check_images(images, f"{name} (first batch)", expected_shape=image_shape)
     if not autoencoder:
-        if labels is None:
-            raise ValueError(f"`{name}` must yield (images, labels) batches. Received batches of images alone.")
         check_labels(labels, f"{name} (labels of the first batch)", num_classes, len(images))
     image_shape = images.shape[1:]
     if _is_tf_dataset(stream):
@@ -125,7 +121,7 @@ def take_images(stream, count, name):
     else:
         iterator = iter(stream)
     for batch in iterator:
-        images = check_images(np.asarray(batch[0] if isinstance(batch, (tuple, list)) else batch), name)
+        images = check_images(_parts(batch, name, labeled=False)[0], name)
         batches.append(images[: count - held])
         held += len(batches[-1])
         if held >= count:
