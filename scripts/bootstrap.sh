@@ -23,9 +23,15 @@ if [ ! -x "$VENV/bin/python" ]; then
     fi
   fi
 fi
+# uv installs the same releases as pip, several times faster (downloads in parallel, a shared cache in
+# ~/.cache/uv: docs/benchmarks.md); pip does it where uv cannot be had or fails.
 if [ ! -f "$STAMP" ] || [ pyproject.toml -nt "$STAMP" ]; then
-  "$VENV/bin/python" -m pip install -q --upgrade pip
-  "$VENV/bin/python" -m pip install -q -e ".[test,notebooks]"
+  if "$VENV/bin/python" -m pip install -q uv && "$VENV/bin/python" -m uv pip install --python "$VENV/bin/python" \
+    -q -e ".[test,notebooks]"; then :; else
+    echo "bootstrap: uv failed, installing with pip"
+    "$VENV/bin/python" -m pip install -q --upgrade pip
+    "$VENV/bin/python" -m pip install -q -e ".[test,notebooks]"
+  fi
   touch "$STAMP"
 fi
 # PyTorch, when the tests are to run on it too. 2.13.0 is pinned: on the project's machines its CPU
