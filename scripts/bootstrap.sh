@@ -24,20 +24,26 @@ if [ ! -x "$VENV/bin/python" ]; then
   fi
 fi
 # uv installs the same releases as pip, several times faster (downloads in parallel, a shared cache in
-# ~/.cache/uv: docs/benchmarks.md); pip does it where uv cannot be had or fails.
+# ~/.cache/uv: docs/benchmarks.md), looking where pip is told to look for wheels (find-links); pip does
+# it where uv cannot be had or fails.
+install() {
+  links=""
+  for link in ${PIP_FIND_LINKS:-$("$VENV/bin/python" -m pip config get global.find-links 2>/dev/null || true)}; do
+    links="$links --find-links $link"
+  done
+  { "$VENV/bin/python" -m uv --version >/dev/null 2>&1 || "$VENV/bin/python" -m pip install -q uv; } &&
+    "$VENV/bin/python" -m uv pip install --python "$VENV/bin/python" -q $links "$@" ||
+    { echo "bootstrap: uv failed, installing with pip"; "$VENV/bin/python" -m pip install -q "$@"; }
+}
 if [ ! -f "$STAMP" ] || [ pyproject.toml -nt "$STAMP" ]; then
-  if "$VENV/bin/python" -m pip install -q uv && "$VENV/bin/python" -m uv pip install --python "$VENV/bin/python" \
-    -q -e ".[test,notebooks]"; then :; else
-    echo "bootstrap: uv failed, installing with pip"
-    "$VENV/bin/python" -m pip install -q --upgrade pip
-    "$VENV/bin/python" -m pip install -q -e ".[test,notebooks]"
-  fi
+  install -e ".[test,notebooks]"
   touch "$STAMP"
 fi
 # PyTorch, when the tests are to run on it too. 2.13.0 is pinned: on the project's machines its CPU
-# build lies on disk; elsewhere pip may fetch a large CUDA build (skip it: TEST_BACKENDS="tensorflow jax").
+# build lies on disk (pip's find-links); elsewhere a large CUDA build may come (skip it:
+# TEST_BACKENDS="tensorflow jax").
 case " ${TEST_BACKENDS:-} " in
-  *" torch "*) "$VENV/bin/python" -c "import torch" 2>/dev/null || "$VENV/bin/python" -m pip install -q "torch==2.13.0" ;;
+  *" torch "*) "$VENV/bin/python" -c "import torch" 2>/dev/null || install "torch==2.13.0" ;;
 esac
 
 debian_dir=/usr/share/datasets/fashion-mnist
