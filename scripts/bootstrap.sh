@@ -24,15 +24,16 @@ if [ ! -x "$VENV/bin/python" ]; then
   fi
 fi
 # uv installs the same releases as pip, several times faster (downloads in parallel, a shared cache in
-# ~/.cache/uv: docs/benchmarks.md), looking where pip is told to look for wheels (find-links); pip does
-# it where uv cannot be had or fails.
+# ~/.cache/uv: docs/benchmarks.md), looking where pip is told to look for wheels (find-links), and
+# compiling the bytecode as pip does (without it every first import compiles, in each test pass); pip
+# does it where uv cannot be had or fails.
 install() {
   links=""
   for link in ${PIP_FIND_LINKS:-$("$VENV/bin/python" -m pip config get global.find-links 2>/dev/null || true)}; do
     links="$links --find-links $link"
   done
   { "$VENV/bin/python" -m uv --version >/dev/null 2>&1 || "$VENV/bin/python" -m pip install -q uv; } &&
-    "$VENV/bin/python" -m uv pip install --python "$VENV/bin/python" -q $links "$@" ||
+    "$VENV/bin/python" -m uv pip install --python "$VENV/bin/python" -q --compile-bytecode $links "$@" ||
     { echo "bootstrap: uv failed, installing with pip"; "$VENV/bin/python" -m pip install -q "$@"; }
 }
 if [ ! -f "$STAMP" ] || [ pyproject.toml -nt "$STAMP" ]; then
