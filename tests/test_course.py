@@ -1,9 +1,9 @@
 """The nbgrader round trip, in a temporary course folder, for every notebook.
 
 Each test releases one notebook with `nbgrader generate_assignment` (it must equal the committed
-student version), then autogrades a submission: the solution (full marks on every test cell, no cell
-fails), the untouched student version (0 points on every test cell, no crash) or, for notebook 03, a
-typical wrong answer (it loses exactly the points of its test). Autograding executes the notebooks,
+student version), then autogrades three submissions: the solution (full marks on every test cell, no
+cell fails), the untouched student version (0 points on every test cell, no crash) and, for notebook
+03, a typical wrong answer (it loses exactly the points of its test). Autograding executes the notebooks,
 so these tests are the `notebooks` mark: `make test` runs them in its notebook step, in fast mode,
 instead of nbmake on the first backend (`pytest -m notebooks tests/test_course.py`).
 """
@@ -55,38 +55,25 @@ def _graded_tests(notebook):
     }
 
 
-def _released(notebook, tmp_path):
-    """A course with `notebook` as its one assignment, released: (course folder, assignment, student version)."""
-    name, assignment = os.path.basename(notebook), course.assignment_name(notebook)
+@pytest.mark.parametrize("notebook", course.SOURCES, ids=os.path.basename)
+def test_release_and_autograde(notebook, tmp_path):
+    name, assignment, tests = os.path.basename(notebook), course.assignment_name(notebook), _graded_tests(notebook)
     root = course.make_course(str(tmp_path / "course"), [notebook])
     released = os.path.join(course.generate(root, assignment), name)
     assert filecmp.cmp(released, os.path.join(course.EXERCISES, name), shallow=False), (
         "the student version is out of date: run `python scripts/course.py release`"
     )
-    return root, assignment, released
 
-
-# The solution and the untouched student version are two tests, not one: each executes the notebook, and
-# make test's two workers share them out more evenly (docs/benchmarks.md, "The test suite").
-@pytest.mark.parametrize("notebook", course.SOURCES, ids=os.path.basename)
-def test_the_solution_autogrades_to_full_marks(notebook, tmp_path):
-    root, assignment, _ = _released(notebook, tmp_path)
     course.submit(root, "solution", assignment, notebook)
     graded = course.autograde(root, "solution", assignment)
     assert _errors(graded) == [], "the solution notebook runs without an error"
     full = course.scores(root, "solution", assignment)
-    assert full.keys() == _graded_tests(notebook) and all(score == maximum > 0 for score, maximum in full.values()), (
-        full
-    )
+    assert full.keys() == tests and all(score == maximum > 0 for score, maximum in full.values()), full
 
-
-@pytest.mark.parametrize("notebook", course.SOURCES, ids=os.path.basename)
-def test_the_untouched_student_version_autogrades_to_zero(notebook, tmp_path):
-    root, assignment, released = _released(notebook, tmp_path)
     course.submit(root, "untouched", assignment, released)
     course.autograde(root, "untouched", assignment)
     untouched = course.scores(root, "untouched", assignment)
-    assert untouched.keys() == _graded_tests(notebook) and all(score == 0 for score, _ in untouched.values()), untouched
+    assert untouched.keys() == tests and all(score == 0 for score, _ in untouched.values()), untouched
 
 
 def test_forgetting_to_freeze_loses_exactly_the_points_of_its_test(tmp_path):
