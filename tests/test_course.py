@@ -46,13 +46,8 @@ def _without(source_path, grade_id, line, target):
 def _graded_tests(notebook):
     """The grade ids of the autograded test cells of a source notebook."""
     cells = nbformat.read(notebook, as_version=4).cells
-    return {
-        meta["grade_id"]
-        for cell in cells
-        if cell.cell_type == "code"
-        for meta in [cell.metadata.get("nbgrader", {})]
-        if meta.get("grade") and not meta.get("solution")
-    }
+    grading = [cell.metadata.get("nbgrader", {}) for cell in cells if cell.cell_type == "code"]
+    return {meta["grade_id"] for meta in grading if meta.get("grade") and not meta.get("solution")}
 
 
 @pytest.mark.parametrize("notebook", course.SOURCES, ids=os.path.basename)
