@@ -40,7 +40,7 @@ def test_demo_writes_the_map_and_repeats_itself(tmp_path):
         "3",
         "--strategies",
         "scratch",
-        "lp_ft",
+        "frozen",  # one training phase: lp_ft's two are tested in test_experiments
         "--settings",
         "in_domain",
         "class_disjoint",
@@ -56,7 +56,7 @@ def test_demo_writes_the_map_and_repeats_itself(tmp_path):
     ):
         assert (folder / name).stat().st_size > 0, name
     runs = first["runs"]
-    assert {r["strategy"] for r in runs} == {"scratch", "lp_ft"}
+    assert {r["strategy"] for r in runs} == {"scratch", "frozen"}
     assert {r["setting"] for r in runs} == {"in_domain", "class_disjoint"}
     assert {r["labels_per_class"] for r in runs} == {1, 3} and {r["seed"] for r in runs} == {0, 1}
     assert {(c["setting"], c["labels_per_class"]) for c in first["comparisons"]} == {
@@ -64,7 +64,7 @@ def test_demo_writes_the_map_and_repeats_itself(tmp_path):
     }
     assert first["configuration"]["command"].startswith("tlkeras demo --dataset digits")
     report = (folder / "report.md").read_text()
-    assert "95 % CI" in report and "| in_domain | 1 | lp_ft |" in report
+    assert "95 % CI" in report and "| in_domain | 1 | frozen |" in report
     # Same seed, cached autoencoder: the same run gives the same accuracy; the folder is replaced whole.
     second = _demo(tmp_path, "a", "--labels-per-class", "3", "--strategies", "scratch", "--settings", "in_domain")
     assert not (folder / "map.png").exists() or second["comparisons"] == []
