@@ -82,7 +82,14 @@ def submit(course_dir, student, assignment, notebook):
 
 
 def autograde(course_dir, student, assignment):
-    """`nbgrader autograde`: execute the submission, restore the locked and hidden tests, score them."""
+    """`nbgrader autograde`: execute the submission, restore the locked and hidden tests, score them.
+
+    `student=None` grades every submission of `assignment` in one nbgrader run and returns the folder
+    of the autograded submissions; else the path of that student's autograded notebook.
+    """
+    if student is None:
+        nbgrader(course_dir, "autograde", assignment)
+        return os.path.join(course_dir, "autograded")
     nbgrader(course_dir, "autograde", assignment, "--student", student)
     return os.path.join(course_dir, "autograded", student, assignment, f"{assignment}.ipynb")
 
