@@ -41,11 +41,11 @@ def notebook_as_script(path, seed):
 
 def run_notebook(path, backend, seed, full, work, as_script=False):
     """Execute one notebook; return (passed, seconds, first line of the error or '')."""
-    output = os.path.join(work, f"{backend}-{seed}-{os.path.basename(path)}")
+    stem = os.path.join(work, f"{backend}-{seed}-{os.path.splitext(os.path.basename(path))[0]}")
+    output = stem + (".py" if as_script else ".ipynb")
     env = dict(os.environ, KERAS_BACKEND=backend)
     env.pop("TLKERAS_FAST", None) if full else env.update(TLKERAS_FAST="1")
     if as_script:
-        output = output.removesuffix(".ipynb") + ".py"
         with open(output, "w", encoding="utf-8") as f:
             f.write(notebook_as_script(path, seed))
         env.update(MPLBACKEND="Agg", PYTHONPATH=os.pathsep.join(filter(None, [ROOT, env.get("PYTHONPATH")])))
@@ -55,7 +55,7 @@ def run_notebook(path, backend, seed, full, work, as_script=False):
     start = time.perf_counter()
     done = subprocess.run(command, env=env, capture_output=True, text=True, cwd=work)
     seconds = time.perf_counter() - start
-    with open(output.removesuffix(".ipynb").removesuffix(".py") + ".log", "w", encoding="utf-8") as f:
+    with open(stem + ".log", "w", encoding="utf-8") as f:
         f.write(done.stdout + done.stderr)
     if done.returncode == 0:
         return True, seconds, ""

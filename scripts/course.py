@@ -81,17 +81,15 @@ def submit(course_dir, student, assignment, notebook):
     shutil.copy(notebook, os.path.join(folder, f"{assignment}.ipynb"))
 
 
-def autograde(course_dir, student, assignment):
-    """`nbgrader autograde`: execute the submission, restore the locked and hidden tests, score them.
-
-    `student=None` grades every submission of `assignment` in one nbgrader run and returns the folder
-    of the autograded submissions; else the path of that student's autograded notebook.
-    """
-    if student is None:
-        nbgrader(course_dir, "autograde", assignment)
-        return os.path.join(course_dir, "autograded")
-    nbgrader(course_dir, "autograde", assignment, "--student", student)
-    return os.path.join(course_dir, "autograded", student, assignment, f"{assignment}.ipynb")
+def autograde(course_dir, assignment):
+    """`nbgrader autograde`, one run for every submission of `assignment`: execute each, restore the
+    locked and hidden tests, score them. Returns `{student: path of the autograded notebook}`."""
+    nbgrader(course_dir, "autograde", assignment)
+    students = sorted(os.listdir(os.path.join(course_dir, "submitted")))
+    return {
+        student: os.path.join(course_dir, "autograded", student, assignment, f"{assignment}.ipynb")
+        for student in students
+    }
 
 
 def scores(course_dir, student, assignment):

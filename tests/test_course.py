@@ -61,8 +61,9 @@ def test_release_and_autograde(notebook, tmp_path):
 
     course.submit(root, "solution", assignment, notebook)
     course.submit(root, "untouched", assignment, released)
-    graded = course.autograde(root, None, assignment)  # both submissions, one nbgrader run
-    assert _errors(os.path.join(graded, "solution", assignment, name)) == [], "the solution runs without an error"
+    graded = course.autograde(root, assignment)  # both submissions, one nbgrader run
+    assert graded.keys() == {"solution", "untouched"}
+    assert _errors(graded["solution"]) == [], "the solution notebook runs without an error"
     full = course.scores(root, "solution", assignment)
     assert full.keys() == tests and all(score == maximum > 0 for score, maximum in full.values()), full
 
@@ -77,7 +78,7 @@ def test_forgetting_to_freeze_loses_exactly_the_points_of_its_test(tmp_path):
     course.generate(root, assignment)
     wrong = _without(notebook, "ex03-freeze", "encoder.trainable = False\n", str(tmp_path / "wrong.ipynb"))
     course.submit(root, "forgot-to-freeze", assignment, wrong)
-    course.autograde(root, "forgot-to-freeze", assignment)
+    course.autograde(root, assignment)
     scores = course.scores(root, "forgot-to-freeze", assignment)
     lost = {grade_id: maximum - score for grade_id, (score, maximum) in scores.items() if score != maximum}
     assert lost == {"ex03-freeze-tests": scores["ex03-freeze-tests"][1]}, scores
