@@ -16,7 +16,10 @@ import sys
 MODE = sys.argv[1]
 if MODE == "jax":
     os.environ["KERAS_BACKEND"] = "jax"
-    os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
+    # as notebook 06: without one collective at a time, two host devices can deadlock on XLA's CPU thread pool
+    os.environ["XLA_FLAGS"] = (
+        "--xla_force_host_platform_device_count=2 --xla_cpu_enable_concurrency_optimized_scheduler=false"
+    )
 else:
     os.environ["KERAS_BACKEND"] = "tensorflow"
     import tensorflow as tf
