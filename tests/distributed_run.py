@@ -16,10 +16,7 @@ import sys
 MODE = sys.argv[1]
 if MODE == "jax":
     os.environ["KERAS_BACKEND"] = "jax"
-    # as notebook 06: without one collective at a time, two host devices can deadlock on XLA's CPU thread pool
-    os.environ["XLA_FLAGS"] = (
-        "--xla_force_host_platform_device_count=2 --xla_cpu_enable_concurrency_optimized_scheduler=false"
-    )
+    os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
 else:
     os.environ["KERAS_BACKEND"] = "tensorflow"
     import tensorflow as tf
