@@ -17,6 +17,7 @@ MODE = sys.argv[1]
 if MODE == "jax":
     os.environ["KERAS_BACKEND"] = "jax"
     os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
+    os.environ["PJRT_NPROC"] = str(max(os.cpu_count() or 1, 4))  # see notebook 06: a deadlock on 2 cores
 else:
     os.environ["KERAS_BACKEND"] = "tensorflow"
     import tensorflow as tf
