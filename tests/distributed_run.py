@@ -14,16 +14,7 @@ import os
 import sys
 
 MODE = sys.argv[1]
-if MODE == "jax":
-    os.environ["KERAS_BACKEND"] = "jax"
-    os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
-    os.environ["PJRT_NPROC"] = str(max(os.cpu_count() or 1, 4))  # see notebook 06: a deadlock on 2 cores
-else:
-    os.environ["KERAS_BACKEND"] = "tensorflow"
-    import tensorflow as tf
-
-    cpu = tf.config.list_physical_devices("CPU")[0]
-    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+os.environ["KERAS_BACKEND"] = "jax" if MODE == "jax" else "tensorflow"
 
 import contextlib  # noqa: E402
 
@@ -32,7 +23,11 @@ import numpy as np  # noqa: E402
 
 from tlkeras import build_classifier, build_conv_autoencoder, extract_encoder, fine_tune  # noqa: E402
 from tlkeras.data import load_digits  # noqa: E402
-from tlkeras.distribute import global_batch_size, replicas  # noqa: E402
+from tlkeras.distribute import global_batch_size, replicas, split_cpu  # noqa: E402
+
+split_cpu(2)  # before the backend computes anything
+if MODE != "jax":
+    import tensorflow as tf
 
 (x, y), _ = load_digits(size=16)
 x, y = x[:256], y[:256]
@@ -63,8 +58,14 @@ else:
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     count, mse_parallel, labels_parallel = train(strategy.scope)
     per_replica = global_batch_size(16, strategy)
+try:
+    split_cpu(3)
+    too_late = ""
+except RuntimeError as error:
+    too_late = str(error)
 result = {
     "replicas": count,
+    "split_cpu_too_late": too_late,
     "global_batch_for_16": per_replica,
     "mse_single": mse_single,
     "mse_parallel": mse_parallel,

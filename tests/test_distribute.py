@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from tlkeras.distribute import global_batch_size, initialize_workers, replicas, worker_shard
+from tlkeras.distribute import global_batch_size, initialize_workers, replicas, split_cpu, worker_shard
 from tlkeras.workers import WorkerOptions, launch_local_workers
 
 SCRIPT = os.path.join(os.path.dirname(__file__), "distributed_run.py")
@@ -34,8 +34,16 @@ def test_data_parallel_training_matches_one_device():
     assert out.returncode == 0, out.stderr[-3000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["replicas"] == 2 and result["global_batch_for_16"] == 32
+    assert "split_cpu(devices=3) must run before" in result["split_cpu_too_late"]
     assert abs(result["mse_parallel"] - result["mse_single"]) < 0.02 * result["mse_single"]
     assert result["agreement"] >= 0.95
+
+
+def test_split_cpu_checks_its_argument_and_leaves_pytorch_alone():
+    with pytest.raises(ValueError, match="devices"):
+        split_cpu(0)
+    if keras.backend.backend() == "torch":  # no keras.distribution there: one device, nothing set up
+        assert split_cpu(2) == 1
 
 
 def test_worker_shard_gives_every_process_an_equal_share():

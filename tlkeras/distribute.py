@@ -7,6 +7,8 @@ tlkeras builds ordinary Keras models, so the Keras way of distributing them appl
   by itself. (`tf.distribute` is TensorFlow-only, so `replicas` imports TensorFlow there.)
 - JAX backend, `keras.distribution.DataParallel`: call
   `keras.distribution.set_distribution(DataParallel(devices=...))` before building.
+- No GPUs at hand: `split_cpu(2)`, right after `import keras`, gives either backend two CPU
+  devices to try it on.
 
 `fit(batch_size=B)` takes the *global* batch, split evenly over the replicas. To keep each
 replica's batch (and so the learning dynamics) as on one device, pass
@@ -69,6 +71,63 @@ def global_batch_size(per_replica_batch_size, tf_distribute_strategy=None):
     32
     """
     return check_positive_int(per_replica_batch_size, "per_replica_batch_size") * replicas(tf_distribute_strategy)
+
+
+def split_cpu(devices=2):
+    """Split the CPU into `devices` devices for data-parallel training: a stand-in for several GPUs.
+
+    Call it right after `import keras`, before the backend computes anything: TensorFlow then
+    has `devices` logical CPUs (`"/cpu:0"`, `"/cpu:1"`, ...) for `tf.distribute.MirroredStrategy`,
+    JAX `devices` CPU devices for `keras.distribution.DataParallel`. Keras has no distribution
+    API for PyTorch: there nothing changes. Calling it again with the same number does nothing.
+
+    JAX: XLA:CPU runs the devices' shares of a step on a pool of max(cores, devices) threads,
+    and the launch of a later step waits in that pool too once 32 steps are queued; on a
+    2-core machine two launches can hold every thread while a share of the current step waits
+    for one, a deadlock XLA ends by killing the process after 40 s (docs/benchmarks.md, issue
+    #13). So the pool gets twice the devices' threads (`PJRT_NPROC`, unless it is set).
+
+    Args:
+        devices: positive int. Defaults to 2.
+
+    Returns:
+        The number of devices the backend will train on: `devices`, or 1 on PyTorch.
+
+    Raises:
+        RuntimeError: the backend had already started with another number of devices.
+    """
+    devices = check_positive_int(devices, "devices")
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf  # logical devices are TensorFlow's own API
+
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        if len(tf.config.get_logical_device_configuration(cpu) or [None]) == devices:
+            return devices
+        try:
+            tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * devices)
+        except RuntimeError as error:
+            raise _started_error(devices, error) from None
+        return devices
+    if backend == "jax":
+        import jax
+
+        if jax.config.jax_num_cpu_devices == devices:
+            return devices
+        os.environ.setdefault("PJRT_NPROC", str(max(os.cpu_count() or 1, 2 * devices)))
+        try:
+            jax.config.update("jax_num_cpu_devices", devices)
+        except RuntimeError as error:
+            raise _started_error(devices, error) from None
+        return devices
+    return 1
+
+
+def _started_error(devices, error):
+    return RuntimeError(
+        f"split_cpu(devices={devices}) must run before the {keras.backend.backend()} backend starts computing: "
+        f"call it right after `import keras` (in a notebook, restart the kernel). The backend said: {error}"
+    )
 
 
 def initialize_workers(coordinator_address=None, num_processes=None, process_id=None):
