@@ -26,7 +26,10 @@ from tlkeras.experiments import (
 )
 
 TINY = PretrainConfig(dataset="digits", filters=(4, 8), latent_dim=8, epochs=1, batch_size=32)
-QUICK = TransferConfig(max_steps=6, eval_every=2, patience=1, num_reference_images=32, unlabeled_batch_size=8)
+# One self-training round: semi_supervised then trains twice, not four times (test_semi_supervised tests the rounds).
+QUICK = TransferConfig(
+    max_steps=6, eval_every=2, patience=1, num_reference_images=32, unlabeled_batch_size=8, pseudo_label_rounds=1
+)
 
 
 def test_pretraining_is_cached_by_configuration_and_images(tmp_path, images):
