@@ -18,8 +18,8 @@ from _machine import describe
 from sklearn.linear_model import LogisticRegression
 
 from tlkeras import data
-from tlkeras.experiments import PretrainConfig, pretrain_autoencoder
 from tlkeras.models import build_conv_autoencoder
+from tlkeras.pretraining import PretrainConfig, pretrain_autoencoder
 from tlkeras.transfer import extract_encoder
 
 

@@ -7,7 +7,7 @@ for N workers, from the measured per-worker throughput and the size of the gradi
 this model (ring all-reduce: each worker sends and receives 2 (N - 1) / N times the gradients per
 step) at an assumed network bandwidth.
 
-Usage: python benchmarks/multiprocess.py [--images N] [--batch-size B] [--bandwidth-gbit G]
+Usage: python benchmarks/multiprocess.py [--max-images N] [--batch-size B] [--bandwidth-gbit G]
 """
 
 import argparse
@@ -19,12 +19,12 @@ from tlkeras.workers import WorkerOptions, launch_local_workers
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=6000)
+    parser.add_argument("--max-images", type=int, default=6000)
     parser.add_argument("--batch-size", type=int, default=128, help="the global batch")
     parser.add_argument("--bandwidth-gbit", type=float, default=10.0, help="network bandwidth per worker, Gbit/s")
     args = parser.parse_args()
     print(f"machine: {describe()} (this harness; the workers run on JAX)")
-    options = WorkerOptions(images=args.images, epochs=1, batch_size=args.batch_size)
+    options = WorkerOptions(max_images=args.max_images, epochs=1, batch_size=args.batch_size)
     two = launch_local_workers(options, 2, cores_per_worker=1)
     one = launch_local_workers(options, 1)
     two_rate, one_rate = two[0]["images_per_second"], one[0]["images_per_second"]

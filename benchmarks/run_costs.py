@@ -2,7 +2,7 @@
 
 The notebook's 8-epoch autoencoder (all 60,000 images, batch 128, Conv2DTranspose; from the cache when
 it is there), then one `label_efficiency` run per STRATEGY:LABELS_PER_CLASS, seed 0, with the notebook's
-`TransferConfig(max_steps=1000, eval_every=50)` and validation split of 1,000: what adding up the
+`Schedule(max_steps=1000, eval_every=50)` and validation split of 1,000: what adding up the
 notebook's runs needs when the whole notebook does not fit (docs/benchmarks.md, JAX's notebook 05).
 
 Usage: KERAS_BACKEND=jax python benchmarks/run_costs.py [--runs scratch:10 lp_ft:10 frozen:100 semi_supervised:1]
@@ -14,7 +14,9 @@ import time
 from _machine import describe
 
 from tlkeras import data
-from tlkeras.experiments import PretrainConfig, TransferConfig, label_efficiency, pretrain_autoencoder
+from tlkeras.pretraining import PretrainConfig, pretrain_autoencoder
+from tlkeras.study import label_efficiency
+from tlkeras.training import Schedule
 
 
 def main():
@@ -36,7 +38,7 @@ def main():
             labels_per_class=(n,),
             strategies=(strategy,),
             seeds=(0,),
-            config=TransferConfig(max_steps=1000, eval_every=50),
+            schedule=Schedule(max_steps=1000, eval_every=50),
             validation_size=1000,
             progress=False,
         )

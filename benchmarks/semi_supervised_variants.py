@@ -1,6 +1,6 @@
 """Which semi-supervised variant? The tried-table of docs/benchmarks.md, chosen on the validation split.
 
-Each variant is a `TransferConfig` override of the `semi_supervised` strategy,
+Each variant is a set of options of the `semi_supervised` strategy (`tlkeras.strategies`),
 trained exactly as `tlkeras demo` trains it (same validation split of 1,000
 training images, same labeled images per seed, early stopping on validation),
 on Fashion-MNIST with the demo's cached 4-epoch autoencoder. Prints one JSON
@@ -11,7 +11,6 @@ Usage: python benchmarks/semi_supervised_variants.py VARIANT[,VARIANT...] --labe
 """
 
 import argparse
-import dataclasses
 import json
 import time
 
@@ -20,23 +19,19 @@ import numpy as np
 from _machine import describe
 
 from tlkeras import data
-from tlkeras.experiments import (
-    PretrainConfig,
-    TransferConfig,
-    accuracy_of,
-    pretrain_autoencoder,
-    train_strategy,
-    validation_split,
-)
+from tlkeras.pretraining import PretrainConfig, pretrain_autoencoder
+from tlkeras.strategies import train_strategy
+from tlkeras.study import validation_split
+from tlkeras.training import Schedule, accuracy_of
 
 VARIANTS = {
     "scratch": ("scratch", {}),
     "ae_rec_cons": (
         "semi_supervised",
-        {"consistency_weight": 10.0, "pseudo_label_rounds": 0, "semi_supervised_start": "autoencoder"},
+        {"consistency_weight": 10.0, "pseudo_label_rounds": 0, "start": "autoencoder"},
     ),
-    "ae_rec_cons_pl3": ("semi_supervised", {"consistency_weight": 10.0, "semi_supervised_start": "autoencoder"}),
-    "ae_rec_pl3": ("semi_supervised", {"semi_supervised_start": "autoencoder"}),
+    "ae_rec_cons_pl3": ("semi_supervised", {"consistency_weight": 10.0, "start": "autoencoder"}),
+    "ae_rec_pl3": ("semi_supervised", {"start": "autoencoder"}),
     "rand_rec_pl3": ("semi_supervised", {}),  # the default
 }
 
@@ -58,10 +53,19 @@ def main():
             labeled = data.sample_per_class(x_pool, y_pool, n, seed=seed)
             for name in args.variants.split(","):
                 strategy, overrides = VARIANTS[name]
-                config = dataclasses.replace(TransferConfig(max_steps=args.max_steps), **overrides)
                 keras.utils.set_random_seed(seed)
                 start = time.perf_counter()
-                model, info = train_strategy(strategy, autoencoder, labeled, unlabeled, validation, 10, config, seed)
+                model, info = train_strategy(
+                    strategy,
+                    autoencoder,
+                    labeled,
+                    unlabeled,
+                    validation,
+                    10,
+                    seed=seed,
+                    schedule=Schedule(max_steps=args.max_steps),
+                    **overrides,
+                )
                 record = {"variant": name, "labels_per_class": n, "seed": seed, **info}
                 record["test_accuracy"] = accuracy_of(model, x_test, y_test)
                 record["seconds"] = round(time.perf_counter() - start)

@@ -18,8 +18,8 @@ import numpy as np
 from _machine import describe
 
 from tlkeras import data
-from tlkeras.experiments import PretrainConfig, pretrain_autoencoder
 from tlkeras.models import build_classifier, build_encoder
+from tlkeras.pretraining import PretrainConfig, pretrain_autoencoder
 from tlkeras.transfer import extract_encoder
 
 EVERY = 25
@@ -67,7 +67,7 @@ def main():
     args = parser.parse_args()
     (x_train, y_train), (x_test, y_test) = data.load_fashion_mnist()
     x_test, y_test = x_test[:2000], y_test[:2000]
-    autoencoder = pretrain_autoencoder(PretrainConfig(), images=x_train, verbose=2).autoencoder
+    autoencoder = pretrain_autoencoder(PretrainConfig(epochs=8), images=x_train, verbose=2).autoencoder
     print(f"machine: {describe()}")
     print(
         "| labels/class | start | final accuracy | " + " | ".join(f"steps (s) to {t:.0%}" for t in args.targets) + " |"

@@ -91,9 +91,9 @@ class SteadyThroughput:
 def measure(mode, folder, in_memory, batch_size, workers):
     import keras
 
-    from tlkeras.experiments import PretrainConfig
     from tlkeras.folders import ImageFolderStream
     from tlkeras.models import build_conv_autoencoder
+    from tlkeras.pretraining import PretrainConfig
     from tlkeras.streaming import for_fit, take_images
 
     config = PretrainConfig(epochs=1, batch_size=batch_size)

@@ -27,3 +27,13 @@ def images(digits):
 @pytest.fixture
 def labels(digits):
     return digits[1].copy()
+
+
+@pytest.fixture(scope="session")
+def tiny_pretrained(digits):
+    """A tiny conv autoencoder pretrained one epoch on the test digits (trained once per test process)."""
+    from tlkeras.pretraining import PretrainConfig, pretrain_autoencoder
+
+    keras.utils.set_random_seed(0)
+    config = PretrainConfig(dataset="digits", filters=(4, 8), latent_dim=8, epochs=1, batch_size=32)
+    return pretrain_autoencoder(config, cache_dir=False, images=digits[0], verbose=0).autoencoder

@@ -12,7 +12,7 @@ from tlkeras import plots
 from tlkeras.cli import main
 
 # The command line is the same code on every backend, and its training paths (label_efficiency,
-# train_strategy, generative_transfer) are tested on each in test_experiments; its end-to-end runs
+# train_strategy, generative_transfer) are tested on each in test_study and test_strategies; its end-to-end runs
 # take minutes on XLA:CPU, so they run on the default backend only. They use the quick strategies:
 # semi_supervised's four training rounds take ~35 s a run on TensorFlow; train_strategy tests it.
 end_to_end = pytest.mark.skipif(
@@ -21,7 +21,7 @@ end_to_end = pytest.mark.skipif(
 
 # A small study of scratch against a frozen encoder, in-domain and generative, for the --data tests.
 SMALL_STUDY = ["--settings", "in_domain", "generative", "--strategies", "scratch", "frozen", "--labels-per-class", "2"]
-QUICK = ["--fast", "--num-seeds", "2", "--max-steps", "4", "--test-images", "100", "--validation-size", "40"]
+QUICK = ["--fast", "--num-seeds", "2", "--max-steps", "4", "--max-test-images", "100", "--validation-size", "40"]
 
 
 def _demo(tmp_path, name, *extra, dataset=("--dataset", "digits")):
@@ -36,10 +36,10 @@ def test_demo_writes_the_map_and_repeats_itself(tmp_path):
         tmp_path,
         "a",
         "--labels-per-class",
-        "3",  # one budget: label_efficiency's loop over budgets is tested in test_experiments
+        "3",  # one budget: label_efficiency's loop over budgets is tested in test_study
         "--strategies",
         "scratch",
-        "frozen",  # one training phase: lp_ft's two are tested in test_experiments
+        "frozen",  # one training phase: lp_ft's two are tested in test_strategies
         "--settings",
         "in_domain",
         "class_disjoint",

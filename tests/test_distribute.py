@@ -78,7 +78,7 @@ def test_initialize_workers_checks_its_arguments(monkeypatch):
 
 
 TINY = WorkerOptions(
-    dataset="digits", images=256, epochs=2, batch_size=32, filters=(4, 8), latent_dim=8, labels_per_class=5
+    dataset="digits", max_images=256, epochs=2, batch_size=32, filters=(4, 8), latent_dim=8, labels_per_class=5
 )
 
 

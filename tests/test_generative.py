@@ -4,24 +4,39 @@ import numpy as np
 import pytest
 from helpers import tiny_autoencoder
 
-from tlkeras.experiments import PretrainConfig
 from tlkeras.generative import denoising_mse, generative_transfer, summarize_generative
 
 
 def test_generative_transfer_pairs_both_arms_per_seed_and_leaves_the_autoencoder_alone(images):
     ae = tiny_autoencoder(noise_stddev=0.1)
     before = [w.copy() for w in ae.get_weights()]
-    config = PretrainConfig(dataset="digits", filters=(4, 8), latent_dim=6, noise_stddev=0.1)
-    results = generative_transfer(
-        ae, (images, None), (images, None), seeds=(0, 1), num_images=16, steps=4, config=config
-    )
+    results = generative_transfer(ae, (images, None), (images, None), seeds=(0, 1), num_images=16, steps=4)
     assert [r["seed"] for r in results] == [0, 1] and all(r["images"] == 16 for r in results)
     assert all(r["scratch_mse"] > 0 and r["fine_tuned_mse"] > 0 for r in results)
     assert all(np.array_equal(a, b) for a, b in zip(before, ae.get_weights(), strict=True))
-    again = generative_transfer(ae, (images, None), (images, None), seeds=(0, 1), num_images=16, steps=4, config=config)
+    again = generative_transfer(ae, (images, None), (images, None), seeds=(0, 1), num_images=16, steps=4)
     assert again == results  # seeded
     with pytest.raises(ValueError, match="num_images"):
         generative_transfer(ae, (images, None), (images, None), num_images=1000)
+    for bad, message in (
+        (dict(batch_size=0), "batch_size"),
+        (dict(seeds=(0, 0)), "repeat"),
+        (dict(seeds=(0, -1)), "seeds"),
+    ):
+        with pytest.raises(ValueError, match=message):  # before any seed trains
+            generative_transfer(ae, (images, None), (images, None), num_images=16, steps=4, **bad)
+
+
+def test_the_scratch_arm_keeps_every_option_of_the_autoencoder(images, monkeypatch):
+    from tlkeras import generative
+
+    built = []
+    real = generative.fresh_copy
+    monkeypatch.setattr(generative, "fresh_copy", lambda model, **kw: built.append(real(model, **kw)) or built[-1])
+    ae = tiny_autoencoder(upsampling="upsampling", batch_norm=True)
+    generative_transfer(ae, (images, None), (images, None), seeds=(0,), num_images=16, steps=2)
+    layers = lambda m: [type(layer).__name__ for layer in m.get_layer("decoder").layers]  # noqa: E731
+    assert all(layers(model) == layers(ae) for model in built) and "UpSampling2D" in layers(ae)
 
 
 def test_the_generative_verdict_reads_the_ratio_interval():

@@ -69,3 +69,22 @@ def test_readme_quick_start_runs(tmp_path, monkeypatch, capsys):
     [(title, code)] = README
     _run(f"README.md: {title}", code, tmp_path, monkeypatch)
     assert "test accuracy:" in capsys.readouterr().out
+
+
+def test_the_contributing_guides_strategy_registers_and_trains(images, labels):
+    from helpers import tiny_autoencoder
+
+    from tlkeras.strategies import list_strategies, train_strategy, unregister_strategy
+    from tlkeras.training import Schedule
+
+    [(title, code)] = _blocks(os.path.join("docs", "contributing.md"))
+    exec(compile(code, f"contributing.md: {title}", "exec"), {"__name__": "__contributing__"})
+    try:
+        assert list_strategies()[-1] == "probe_then_all"
+        schedule = Schedule(max_steps=4, eval_every=2)
+        _, info = train_strategy(
+            "probe_then_all", tiny_autoencoder(), (images, labels), images, None, 3, schedule=schedule
+        )
+        assert info == {"steps": 8, "val_accuracy": None}  # two phases of 4 steps, no validation labels spent
+    finally:
+        unregister_strategy("probe_then_all")

@@ -5,6 +5,7 @@ from helpers import SHAPE, tiny_autoencoder, weights_by_path
 
 from tlkeras.models import build_classifier
 from tlkeras.semi_supervised import build_semi_supervised_model, select_pseudo_labels, train_semi_supervised
+from tlkeras.training import Schedule
 from tlkeras.transfer import extract_encoder
 
 
@@ -49,22 +50,20 @@ def test_pseudo_labels_are_class_balanced_and_the_most_confident():
 def test_semi_supervised_training_learns_and_keeps_its_best_validation_check(images, labels):
     classifier, decoder = _parts()
     before = weights_by_path(classifier.get_layer("encoder"))
-    steps, score = train_semi_supervised(
+    outcome = train_semi_supervised(
         classifier,
         decoder,
         images[:9],
         labels[:9],
         images,
         (images[32:], labels[32:]),
-        max_steps=8,
-        eval_every=4,
-        patience=2,
-        batch_size=8,
+        schedule=Schedule(max_steps=8, eval_every=4, patience=2, batch_size=8),
         unlabeled_batch_size=8,
         pseudo_label_rounds=1,
         pseudo_label_share=0.2,
         seed=0,
     )
+    steps, score = outcome["steps"], outcome["val_accuracy"]
     assert steps % 4 == 0 and 4 <= steps <= 16 and 0.0 <= score <= 1.0
     after = weights_by_path(classifier.get_layer("encoder"))
     assert any(not np.array_equal(before[k], after[k]) for k in before)
@@ -73,7 +72,8 @@ def test_semi_supervised_training_learns_and_keeps_its_best_validation_check(ima
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"max_steps": 0}, "max_steps"),
+        ({"schedule": {"max_steps": 8}}, "schedule"),
+        ({"unlabeled_batch_size": 0}, "unlabeled_batch_size"),
         ({"learning_rate": float("nan")}, "learning_rate"),
         ({"consistency_weight": -1.0}, "consistency_weight"),
         ({"pseudo_label_share": 0.0}, "pseudo_label_share"),

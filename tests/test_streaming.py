@@ -9,8 +9,10 @@ import pytest
 from helpers import SHAPE, save_pngs, tiny_classifier
 
 from tlkeras import folders, streaming
-from tlkeras.experiments import PretrainConfig, TransferConfig, label_efficiency, pretrain_autoencoder
 from tlkeras.folders import ImageFolderStream, load_image_folder
+from tlkeras.pretraining import PretrainConfig, pretrain_autoencoder
+from tlkeras.study import label_efficiency
+from tlkeras.training import Schedule
 from tlkeras.transfer import fine_tune
 
 TINY = dict(filters=(4, 8), latent_dim=6, epochs=2, batch_size=8)
@@ -179,7 +181,6 @@ def test_fine_tuning_reads_a_folder_stream_and_checks_every_batch(digit_folders,
 def test_the_study_draws_its_unlabeled_pool_from_a_stream(digit_folders, images, labels):
     autoencoder = pretrain_autoencoder(PretrainConfig(**TINY), cache_dir=False, images=images, verbose=0).autoencoder
     stream = ImageFolderStream(digit_folders / "unlabeled", labels=None, batch_size=8)
-    config = TransferConfig(max_steps=4, eval_every=2, patience=1, num_reference_images=20)
     runs = label_efficiency(
         autoencoder,
         (images, labels),
@@ -187,7 +188,9 @@ def test_the_study_draws_its_unlabeled_pool_from_a_stream(digit_folders, images,
         labels_per_class=(2,),
         strategies=("lp_ft",),
         seeds=(0,),
-        config=config,
+        schedule=Schedule(max_steps=4, eval_every=2, patience=1),
+        strategy_options={"lp_ft": {"reference_images": 20}},
+        max_unlabeled=20,
         validation_size=12,
         extra_unlabeled=stream,
         progress=False,

@@ -132,7 +132,7 @@ def test_fine_tune_from_a_layer_leaves_earlier_layers_alone(images, labels):
         labels,
         head_epochs=1,
         fine_tune_epochs=2,
-        unfreeze_from="encoder_block2_conv",
+        from_layer="encoder_block2_conv",
         fine_tune_learning_rate=1e-2,
         verbose=0,
     )
@@ -149,7 +149,7 @@ def test_fine_tune_from_a_layer_leaves_earlier_layers_alone(images, labels):
         (None, lambda y: y + 3, {}, "out of range"),
         (None, lambda y: y[:-1], {}, "one label per image"),
         (None, None, {"encoder_name": "backbone"}, "backbone"),
-        (None, None, {"unfreeze_from": "nope"}, "from_layer='nope'"),
+        (None, None, {"from_layer": "nope"}, "from_layer='nope'"),
         (None, None, {"head_epochs": 0}, "head_epochs"),
         (None, None, {"fine_tune_learning_rate": 0}, "fine_tune_learning_rate"),
     ],

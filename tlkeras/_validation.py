@@ -228,3 +228,36 @@ def check_pair(pair, name):
         got = f"a {type(pair).__name__} of length {len(pair)}" if isinstance(pair, (tuple, list)) else repr(type(pair))
         raise ValueError(f"`{name}` must be a pair (images, labels). Received: {got}")
     return pair
+
+
+def check_labeled(pair, name, image_shape=None, num_classes=None):
+    """``(images, labels)`` checked as a pair, as images of ``image_shape`` and as labels in range, one per image."""
+    x, y = check_pair(pair, name)
+    x = check_images(x, f"{name}[0]", expected_shape=image_shape)
+    return x, check_labels(y, f"{name}[1]", num_classes=num_classes, length=len(x))
+
+
+FAST_MODE_VARIABLE = "TLKERAS_FAST"
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
+
+
+def fast_mode(environ=None):
+    """Whether `$TLKERAS_FAST` asks for the quick run CI makes: `1`/`true`/`yes`/`on`, or `0`/`false`/`no`/`off`/unset.
+
+    Anything else is an error, not a silent "no".
+
+    Example:
+    >>> fast_mode({"TLKERAS_FAST": "true"}), fast_mode({})
+    (True, False)
+    """
+    import os
+
+    value = (os.environ if environ is None else environ).get(FAST_MODE_VARIABLE, "")
+    if value.strip().lower() in _TRUE:
+        return True
+    if value.strip().lower() in _FALSE:
+        return False
+    raise ValueError(
+        f"`{FAST_MODE_VARIABLE}` must be one of {_TRUE} (fast) or {_FALSE[1:]} or unset (full). "
+        f"Received: {FAST_MODE_VARIABLE}={value!r}"
+    )

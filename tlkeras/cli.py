@@ -1,6 +1,6 @@
 """Command line: `tlkeras demo` and `tlkeras pretrain` (also `python -m tlkeras ...`).
 
-`demo`'s options, defaults and help texts come from `tlkeras.demo.DemoOptions`, the
+`demo`'s options, defaults and help texts come from `tlkeras.demo_plan.DemoOptions`, the
 one place they are written. Every option and the data budget are checked before
 any training; an error exits with status 2 and one line, Ctrl-C with 130.
 `pretrain` runs multi-process data-parallel pretraining (`tlkeras.workers`).
@@ -8,7 +8,6 @@ any training; an error exits with status 2 and one line, Ctrl-C with 130.
 
 import argparse
 import dataclasses
-import os
 import sys
 
 
@@ -27,7 +26,7 @@ def _int_at_least(minimum):
 
 
 def build_parser():
-    from tlkeras.demo import DemoOptions
+    from tlkeras.demo_plan import DemoOptions
 
     parser = argparse.ArgumentParser(prog="tlkeras", description="Transfer learning with a conv autoencoder.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -42,9 +41,11 @@ def build_parser():
         meta = dict(field.metadata)
         flags = meta.pop("flags", (f"--{field.name.replace('_', '-')}",))
         help_text = meta.pop("help")
-        if field.type is bool or field.type == "bool":
-            demo.add_argument(*flags, dest=field.name, action="store_true", default=field.default, help=help_text)
+        if field.name == "fast":
+            demo.add_argument(*flags, dest=field.name, action="store_true", default=None, help=help_text)
             continue
+        if callable(meta.get("choices")):  # a registry, asked now: what is registered when the parser is built
+            meta["choices"] = list(meta["choices"]())
         if meta.get("type") is int:
             meta["type"] = _int_at_least(0 if field.name == "seed" else 1)
         default = list(field.default) if isinstance(field.default, tuple) else field.default
@@ -78,7 +79,7 @@ def add_pretrain_parser(commands):
     pretrain.add_argument("--process-id", type=_int_at_least(0), help="(default: $KERAS_DISTRIBUTION_PROCESS_ID)")
     pretrain.add_argument("--dataset", default=default.dataset, choices=sorted(data.DATASETS))
     pretrain.add_argument("--data", metavar="FILE.npz", help="x_train, y_train, x_test, y_test instead of --dataset")
-    pretrain.add_argument("--images", type=positive, help="pretrain on the first N training images (default: all)")
+    pretrain.add_argument("--max-images", type=positive, help="pretrain on the first N training images (default: all)")
     pretrain.add_argument("--epochs", type=positive, default=default.epochs)
     pretrain.add_argument("--batch-size", type=positive, default=default.batch_size, help="the global batch")
     pretrain.add_argument("--filters", type=positive, nargs="+", default=list(default.filters))
@@ -119,10 +120,10 @@ def main(argv=None):
     import matplotlib
 
     matplotlib.use("Agg")  # a command line has no display
-    from tlkeras.demo import DemoOptions, run_demo
+    from tlkeras.demo import run_demo
+    from tlkeras.demo_plan import DemoOptions
 
     values = {k: v for k, v in vars(args).items() if k != "command"}
-    values["fast"] = values["fast"] or os.environ.get("TLKERAS_FAST") == "1"
     try:
         run_demo(DemoOptions(**values), command=" ".join(["tlkeras", *argv]))
     except (ValueError, FileNotFoundError, OSError) as e:

@@ -10,10 +10,12 @@ import math
 import keras
 import numpy as np
 
-from tlkeras._training import fit_or_raise
 from tlkeras._validation import check_images, check_model, check_number, check_seed
-from tlkeras.experiments import PretrainConfig, paired_interval
-from tlkeras.models import build_conv_autoencoder
+from tlkeras.statistics import paired_interval, verdict
+from tlkeras.training import fit_or_raise
+from tlkeras.transfer import fresh_copy
+
+GENERATIVE_STEPS = 300  # Adam steps of each strategy of the generative comparison
 
 
 def denoising_mse(autoencoder, images, noise_stddev=0.2, seed=0):
@@ -28,15 +30,16 @@ def generative_transfer(
     test,
     seeds=(0, 1, 2),
     num_images=100,
-    steps=300,
+    steps=GENERATIVE_STEPS,
     batch_size=32,
     learning_rate=1e-3,
-    config=None,
-    fast=False,
+    noise_stddev=0.2,
+    max_test_images=None,
 ):
     """Fine-tune `autoencoder` to denoise `num_images` training images, against scratch; per-seed test MSE.
 
-    Both arms train `steps` Adam steps at `learning_rate` on the same images
+    Both arms, the pretrained autoencoder and a `fresh_copy` of it (same architecture,
+    new weights), train `steps` Adam steps at `learning_rate` on the same images
     (drawn per seed) with the autoencoder's own input noise, and are scored on
     the same noisy test images.
 
@@ -48,36 +51,35 @@ def generative_transfer(
         steps: gradient steps of each arm. Defaults to `300`.
         batch_size: batch size. Defaults to `32`.
         learning_rate: Adam's learning rate. Defaults to `1e-3`.
-        config: the `PretrainConfig` the scratch arm copies its architecture from;
-            `None` uses `PretrainConfig()`. Defaults to `None`.
-        fast: 30 steps and 500 test images, for CI. Defaults to `False`.
+        noise_stddev: the noise of the test images to denoise. Defaults to `0.2`.
+        max_test_images: score on the first N test images only; `None`: all. Defaults to `None`.
 
     Returns:
         A list of `{"seed", "images", "scratch_mse", "fine_tuned_mse"}`.
     """
     check_model(autoencoder, "autoencoder")
-    config = config or PretrainConfig()
     shape = autoencoder.input_shape[1:]
     x_train = check_images(train[0], "train[0]", expected_shape=shape)
     x_test = check_images(test[0], "test[0]", expected_shape=shape)
     num_images = check_number(num_images, "num_images", 1, len(x_train), integer=True)
     steps = check_number(steps, "steps", 1, integer=True)
-    if fast:
-        steps, x_test = min(steps, 30), x_test[:500]
+    batch_size = check_number(batch_size, "batch_size", 1, integer=True)
+    check_number(learning_rate, "learning_rate", 0, math.inf, closed="neither")
+    check_number(noise_stddev, "noise_stddev", 0, 1)
+    if max_test_images is not None:
+        x_test = x_test[: check_number(max_test_images, "max_test_images", 1, integer=True)]
+    if isinstance(seeds, (int, np.integer)) or not seeds:
+        raise ValueError(f"`seeds` must be a non-empty tuple of seeds. Received: seeds={seeds!r}")
+    seeds = tuple(check_seed(seed, "seeds") for seed in seeds)
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"`seeds` must not repeat a seed (repeats are not independent runs). Received: {seeds}")
     results = []
     for seed in seeds:
-        seed = check_seed(seed, "seeds")
         picked = x_train[np.random.default_rng(seed).choice(len(x_train), num_images, replace=False)]
         scores = {}
-        for arm in ("scratch", "fine_tuned"):
+        for strategy in ("scratch", "fine_tuned"):
             keras.utils.set_random_seed(seed)
-            if arm == "scratch":
-                model = build_conv_autoencoder(
-                    shape, filters=config.filters, latent_dim=config.latent_dim, noise_stddev=config.noise_stddev
-                )
-            else:
-                model = keras.models.clone_model(autoencoder)
-                model.set_weights(autoencoder.get_weights())
+            model = fresh_copy(autoencoder, keep_weights=strategy != "scratch")
             model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse")
             per_epoch = max(1, math.ceil(num_images / batch_size))
             index = np.random.default_rng(seed).integers(0, num_images, per_epoch * batch_size)
@@ -89,7 +91,7 @@ def generative_transfer(
                 epochs=math.ceil(steps / per_epoch),
                 verbose=0,
             )
-            scores[arm] = denoising_mse(model, x_test, config.noise_stddev or 0.2, seed=1234)
+            scores[strategy] = denoising_mse(model, x_test, noise_stddev, seed=1234)
         results.append(
             {
                 "seed": int(seed),
@@ -105,7 +107,6 @@ def summarize_generative(results):
     """Mean MSEs and the paired ratio fine-tuned / scratch with its 95 % CI and verdict (`wins`: CI below 1)."""
     ratios = [r["fine_tuned_mse"] / r["scratch_mse"] for r in results]
     ratio, low, high = paired_interval(ratios)
-    verdict = "too few seeds" if math.isnan(low) else "wins" if high < 1 else "loses" if low > 1 else "no difference"
     return {
         "images": results[0]["images"],
         "scratch_mse": float(np.mean([r["scratch_mse"] for r in results])),
@@ -113,6 +114,6 @@ def summarize_generative(results):
         "ratio": ratio,
         "low": low,
         "high": high,
-        "verdict": verdict,
+        "verdict": verdict(low, high, reference=1.0, lower_is_better=True),
         "seeds": len(results),
     }

@@ -33,16 +33,16 @@ import keras
 import numpy as np
 from keras import layers
 
-from tlkeras._training import LabeledBatches, train_with_early_stopping
 from tlkeras._validation import (
     check_images,
+    check_labeled,
     check_labels,
     check_model,
     check_number,
-    check_pair,
     check_seed,
     check_submodel,
 )
+from tlkeras.training import Schedule, train_on_schedule
 
 
 def build_semi_supervised_model(
@@ -130,13 +130,10 @@ def train_semi_supervised(
     x_labeled,
     y_labeled,
     x_unlabeled,
-    validation_data,
+    validation_data=None,
+    schedule=Schedule(),
     encoder_name="encoder",
-    max_steps=3000,
-    eval_every=100,
-    patience=8,
-    batch_size=32,
-    unlabeled_batch_size=128,
+    unlabeled_batch_size=64,
     learning_rate=1e-3,
     reconstruction_weight=10.0,
     consistency_weight=0.0,
@@ -148,23 +145,22 @@ def train_semi_supervised(
 ):
     """Train `classifier` on few labels and many unlabeled images at once (see the module's docstring).
 
-    Every step draws `batch_size` labeled and `unlabeled_batch_size` unlabeled
-    images. The validation accuracy of `classifier` is checked every
-    `eval_every` steps; training stops after `patience` checks without
-    improvement and the best weights are kept.
+    Every step draws `schedule.batch_size` labeled and `unlabeled_batch_size`
+    unlabeled images. Each training (the first, then one per self-training round)
+    follows `schedule`: with `validation_data`, the classifier's validation
+    accuracy is checked every `schedule.eval_every` steps and the best weights are
+    kept (early stopping); without it, each runs `schedule.max_steps` steps.
 
     Args:
         classifier: the classifier to train (its encoder is shared with `decoder`'s input).
         decoder: the decoder the unlabeled images are reconstructed with.
         x_labeled, y_labeled: the few labeled images and their integer labels.
         x_unlabeled: the unlabeled images.
-        validation_data: `(x_val, y_val)`, labeled images apart from the training ones.
+        validation_data: `(x_val, y_val)`, labeled images apart from the training ones, or
+            `None` for a fixed schedule. Defaults to `None`.
+        schedule: a `tlkeras.training.Schedule`. Defaults to `Schedule()`.
         encoder_name: the encoder inside `classifier`. Defaults to `"encoder"`.
-        max_steps: the most gradient steps. Defaults to `3000`.
-        eval_every: steps between validation checks. Defaults to `100`.
-        patience: checks without improvement before stopping. Defaults to `8`.
-        batch_size: labeled images per step. Defaults to `32`.
-        unlabeled_batch_size: unlabeled images per step. Defaults to `128`.
+        unlabeled_batch_size: unlabeled images per step. Defaults to `64`.
         learning_rate: Adam's learning rate. Defaults to `1e-3`.
         reconstruction_weight: weight of the reconstruction MSE. Defaults to `10.0`.
         consistency_weight: weight of the consistency term; `0` leaves it out. Defaults to `0.0`.
@@ -178,19 +174,18 @@ def train_semi_supervised(
         seed: seed of the batches. Defaults to `0`.
 
     Returns:
-        `(steps, val_accuracy)` of the weights kept (steps summed over rounds).
+        `{"steps", "val_accuracy"}` of the weights kept (steps summed over rounds;
+        `val_accuracy` `None` on a fixed schedule).
     """
     shape = classifier.input_shape[1:]
     num_classes = classifier.output_shape[-1]
     x_labeled = check_images(x_labeled, "x_labeled", expected_shape=shape)
     y_labeled = check_labels(y_labeled, "y_labeled", num_classes=num_classes, length=len(x_labeled))
     x_unlabeled = check_images(x_unlabeled, "x_unlabeled", expected_shape=shape)
-    x_val, y_val = check_pair(validation_data, "validation_data")
-    x_val = check_images(x_val, "validation_data[0]", expected_shape=shape)
-    y_val = check_labels(y_val, "validation_data[1]", num_classes=num_classes, length=len(x_val))
-    for name, value in (("max_steps", max_steps), ("eval_every", eval_every), ("patience", patience)):
-        check_number(value, name, 1, integer=True)
-    check_number(batch_size, "batch_size", 1, integer=True)
+    if validation_data is not None:
+        validation_data = check_labeled(validation_data, "validation_data", shape, num_classes)
+    if not isinstance(schedule, Schedule):
+        raise ValueError(f"`schedule` must be a tlkeras.training.Schedule. Received: schedule={schedule!r}")
     check_number(unlabeled_batch_size, "unlabeled_batch_size", 1, integer=True)
     check_number(learning_rate, "learning_rate", 0, math.inf, closed="neither")
     check_number(reconstruction_weight, "reconstruction_weight", 0, math.inf, closed="left")
@@ -201,7 +196,7 @@ def train_semi_supervised(
     seed = check_seed(seed)
     per_round = max(1, int(pseudo_label_share * len(x_unlabeled) / num_classes))
 
-    total_steps, score, pseudo = 0, 0.0, None
+    total_steps, outcome, pseudo = 0, None, None
     for round_ in range(pseudo_label_rounds + 1):
         if round_:
             picked, labels = select_pseudo_labels(classifier, x_unlabeled, round_ * per_round)
@@ -225,21 +220,17 @@ def train_semi_supervised(
             if consistency_weight > 0:
                 targets["consistency"] = no_difference
             if pseudo is not None:
-                drawn = rng.integers(0, len(pseudo[0]), batch_size)
+                drawn = rng.integers(0, len(pseudo[0]), schedule.batch_size)
                 inputs["pseudo"], targets["pseudo_labels"] = pseudo[0][drawn], pseudo[1][drawn]
             return inputs, targets
 
-        steps, score = train_with_early_stopping(
+        outcome = train_on_schedule(
             model,
             classifier,
-            lambda steps, extra=unlabeled_batch, round_=round_: LabeledBatches(
-                x_labeled, y_labeled, batch_size, steps, seed + round_, extra=extra
-            ),
-            (x_val, y_val),
-            max_steps,
-            eval_every,
-            patience,
+            schedule.batches(x_labeled, y_labeled, seed + round_, extra=unlabeled_batch),
+            validation_data,
+            schedule,
             hint="lower `learning_rate` or the loss weights",
         )
-        total_steps += steps
-    return total_steps, score
+        total_steps += outcome["steps"]
+    return {"steps": total_steps, "val_accuracy": outcome["val_accuracy"]}

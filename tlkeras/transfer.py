@@ -9,7 +9,6 @@ overrides it (keras-team/keras#20285). So `freeze` and `unfreeze` work through
 default.
 """
 
-import contextlib
 import dataclasses
 import math
 import numbers
@@ -18,16 +17,16 @@ import keras
 import numpy as np
 
 from tlkeras import streaming
-from tlkeras._training import fit_or_raise
 from tlkeras._validation import (
     check_images,
+    check_labeled,
     check_labels,
     check_model,
     check_number,
-    check_pair,
     check_positive_int,
     check_submodel,
 )
+from tlkeras.training import compile_classifier, fit_or_raise, make_optimizer
 
 
 def leaf_layers(model):
@@ -86,12 +85,37 @@ def extract_encoder(autoencoder, copy=True, output_layer=None, encoder_name="enc
                 f"output_layer={output_layer!r}; the encoder's layers are {layer_names}"
             )
     if copy:
-        clone = keras.models.clone_model(encoder)
-        clone.set_weights(encoder.get_weights())
-        encoder = clone
+        encoder = fresh_copy(encoder, keep_weights=True)
     if output_layer is not None:
         encoder = keras.Model(encoder.inputs, encoder.get_layer(output_layer).output, name=encoder_name)
     return encoder
+
+
+def fresh_copy(model, keep_weights=False):
+    """The same architecture as `model`, every layer and option kept, with new random weights.
+
+    What a `scratch` baseline trains: the pretrained network without its pretraining. The
+    weights are drawn from Keras' global seed (`keras.utils.set_random_seed`).
+
+    Args:
+        model: a Functional or Sequential `keras.Model`.
+        keep_weights: copy `model`'s weights into the new model instead (an independent copy).
+            Defaults to `False`.
+
+    Returns:
+        A new `keras.Model` with `model`'s name.
+
+    Example:
+    >>> from tlkeras.models import build_conv_autoencoder
+    >>> ae = build_conv_autoencoder((16, 16, 1), filters=(4,), latent_dim=4)
+    >>> fresh_copy(ae).count_params() == ae.count_params()
+    True
+    """
+    check_model(model)
+    clone = keras.models.clone_model(model)
+    if keep_weights:
+        clone.set_weights(model.get_weights())
+    return clone
 
 
 def freeze(model):
@@ -291,27 +315,6 @@ class FineTuneHistory:
         return len(next(iter(self.head.history.values()), []))
 
 
-def _make_optimizer(optimizer, learning_rate):
-    try:
-        return keras.optimizers.get({"class_name": optimizer, "config": {"learning_rate": learning_rate}})
-    except (ValueError, TypeError) as e:
-        raise ValueError(
-            f"`optimizer` must name a Keras optimizer such as 'adam' or 'sgd'. Received: optimizer={optimizer!r}"
-        ) from e
-
-
-def _compile_classifier(model, optimizer, learning_rate):
-    # Under tf.distribute the optimizer's variables must be made in the strategy the model
-    # was built in (TensorFlow models carry it as `distribute_strategy`; other backends don't).
-    strategy = getattr(model, "distribute_strategy", None)
-    with strategy.scope() if strategy is not None else contextlib.nullcontext():
-        model.compile(
-            optimizer=_make_optimizer(optimizer, learning_rate),
-            loss="sparse_categorical_crossentropy",
-            metrics=["accuracy"],
-        )
-
-
 def fine_tune(
     model,
     x,
@@ -321,7 +324,7 @@ def fine_tune(
     fine_tune_epochs=10,
     head_learning_rate=1e-3,
     fine_tune_learning_rate=1e-4,
-    unfreeze_from=None,
+    from_layer=None,
     keep_batchnorm_frozen=True,
     optimizer="adam",
     batch_size=32,
@@ -333,7 +336,7 @@ def fine_tune(
 
     Phase 1 freezes the encoder and trains the new head at `head_learning_rate`
     (a random head would otherwise send large gradients into the pretrained
-    weights). Phase 2 unfreezes the encoder, all of it or from `unfreeze_from`,
+    weights). Phase 2 unfreezes the encoder, all of it or from `from_layer`,
     and trains on at the lower `fine_tune_learning_rate`. The model is
     recompiled at each change of `trainable`: without it TensorFlow keeps
     training the weights it had compiled for, and JAX raises.
@@ -352,7 +355,7 @@ def fine_tune(
             encoder stays frozen). Defaults to `10`.
         head_learning_rate: learning rate of phase 1. Defaults to `1e-3`.
         fine_tune_learning_rate: learning rate of phase 2. Defaults to `1e-4`.
-        unfreeze_from: in phase 2, a layer name or index (as in `unfreeze`) of
+        from_layer: in phase 2, a layer name or index (as in `unfreeze`) of
             `model` to unfreeze from; `None` unfreezes the whole encoder. Defaults to `None`.
         keep_batchnorm_frozen: keep BatchNormalization in inference mode in
             phase 2. Defaults to `True`.
@@ -386,17 +389,13 @@ def fine_tune(
     check_number(fine_tune_learning_rate, "fine_tune_learning_rate", 0, math.inf, closed="neither")
     if not isinstance(optimizer, str):
         raise ValueError(f"`optimizer` must be the name of a Keras optimizer. Received: optimizer={optimizer!r}")
-    _make_optimizer(optimizer, head_learning_rate)  # an unknown name fails here, before the model changes
+    make_optimizer(optimizer, head_learning_rate)  # an unknown name fails here, before the model changes
     if streaming.is_stream(validation_data):
         validation_data, _ = streaming.for_fit(validation_data, "validation_data", shape, num_classes)
     elif validation_data is not None:
-        x_val, y_val = check_pair(validation_data, "validation_data")
-        validation_data = (
-            check_images(x_val, "validation_data[0]", expected_shape=shape),
-            check_labels(y_val, "validation_data[1]", num_classes=num_classes, length=len(x_val)),
-        )
-    if unfreeze_from is not None:
-        _resolve_from_layer(leaf_layers(model), unfreeze_from)  # fail before any training
+        validation_data = check_labeled(validation_data, "validation_data", shape, num_classes)
+    if from_layer is not None:
+        _resolve_from_layer(leaf_layers(model), from_layer)  # fail before any training
 
     encoder = model.get_layer(encoder_name)
     fit_kwargs = dict(validation_data=validation_data, callbacks=callbacks, verbose=verbose)
@@ -407,16 +406,16 @@ def fine_tune(
 
     model.trainable = True
     freeze(encoder)
-    _compile_classifier(model, optimizer, head_learning_rate)
+    compile_classifier(model, head_learning_rate, optimizer)
     head = fit_or_raise(model, *data, epochs=head_epochs, hint="lower `head_learning_rate`", **fit_kwargs)
     if fine_tune_epochs == 0:
         return FineTuneHistory(head=head, fine_tune=None)
 
-    if unfreeze_from is None:
+    if from_layer is None:
         unfreeze(encoder, keep_batchnorm_frozen=keep_batchnorm_frozen)
     else:
-        unfreeze(model, from_layer=unfreeze_from, keep_batchnorm_frozen=keep_batchnorm_frozen)
-    _compile_classifier(model, optimizer, fine_tune_learning_rate)
+        unfreeze(model, from_layer=from_layer, keep_batchnorm_frozen=keep_batchnorm_frozen)
+    compile_classifier(model, fine_tune_learning_rate, optimizer)
     tuned = fit_or_raise(
         model,
         *data,

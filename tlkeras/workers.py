@@ -23,18 +23,20 @@ import sys
 import tempfile
 import time
 
+from tlkeras.pretraining import PretrainConfig
+
 
 @dataclasses.dataclass(frozen=True)
 class WorkerOptions:
-    """What every worker of one run trains: the same on every process."""
+    """What every worker of one run trains: the same on every process (pretraining defaults: `PretrainConfig`'s)."""
 
-    dataset: str = "fashion_mnist"
+    dataset: str = PretrainConfig.dataset
     data: str | None = None
-    images: int | None = None
-    epochs: int = 1
-    batch_size: int = 128
-    filters: tuple = (32, 64)
-    latent_dim: int = 64
+    max_images: int | None = None
+    epochs: int = PretrainConfig.epochs
+    batch_size: int = PretrainConfig.batch_size
+    filters: tuple = PretrainConfig.filters
+    latent_dim: int = PretrainConfig.latent_dim
     labels_per_class: int = 0
     fine_tune_epochs: int = 5
     seed: int = 0
@@ -52,7 +54,7 @@ def _weights_digest(model):
     """A short SHA-256 of all of `model`'s weights: equal on two processes only if every weight is."""
     import numpy as np
 
-    from tlkeras.experiments import fingerprint
+    from tlkeras.pretraining import fingerprint
 
     return fingerprint(np.concatenate([np.ravel(w) for w in model.get_weights()]))["sha256"][:16]
 
@@ -70,15 +72,15 @@ def run_worker(options, coordinator_address=None, num_processes=None, process_id
         )
     import keras
 
-    from tlkeras.experiments import PretrainConfig, pretrain_autoencoder
     from tlkeras.models import build_classifier
+    from tlkeras.pretraining import pretrain_autoencoder
     from tlkeras.saving import save_model
     from tlkeras.transfer import extract_encoder, fine_tune
 
     (x_train, y_train), (x_test, y_test) = (
         data.load_npz(options.data) if options.data else data.load_dataset(options.dataset)
     )
-    images = x_train[: options.images]
+    images = x_train[: options.max_images]
     per_process = options.batch_size // num_processes
     config = PretrainConfig(
         filters=tuple(options.filters),

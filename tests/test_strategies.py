@@ -1,0 +1,165 @@
+import numpy as np
+import pytest
+from helpers import tiny_autoencoder, weights_by_path
+
+from tlkeras import strategies, transfer
+from tlkeras.cli import build_parser
+from tlkeras.demo_plan import DemoOptions
+from tlkeras.reports import strategy_glossary
+from tlkeras.strategies import (
+    check_options,
+    list_strategies,
+    register_strategy,
+    train_strategy,
+    unregister_strategy,
+)
+from tlkeras.study import label_efficiency
+from tlkeras.training import Schedule
+
+QUICK = Schedule(max_steps=6, eval_every=2, patience=1)
+# One self-training round: semi_supervised then trains twice, not four times (test_semi_supervised tests the rounds).
+OPTIONS = {
+    "frozen": {"reference_images": 32},
+    "lp_ft": {"reference_images": 32},
+    "semi_supervised": {"unlabeled_batch_size": 8, "pseudo_label_rounds": 1},
+}
+
+
+def test_the_registry_lists_the_strategies_in_order_with_what_they_do():
+    assert list_strategies()[:5] == ("scratch", "frozen", "fine_tuned", "lp_ft", "semi_supervised")
+    glossary = strategy_glossary(("scratch", "lp_ft"))
+    assert glossary.startswith("- `scratch`: The encoder's architecture, randomly initialised")
+    assert "LP-FT" in glossary.splitlines()[1]
+
+
+@pytest.mark.parametrize("strategy", ["frozen", "fine_tuned", "semi_supervised"])
+def test_every_strategy_trains_and_frozen_leaves_the_encoder_unchanged(tiny_pretrained, images, labels, strategy):
+    before = weights_by_path(tiny_pretrained.get_layer("encoder"))
+    model, info = train_strategy(
+        strategy,
+        tiny_pretrained,
+        (images[:30], labels[:30]),
+        images,
+        (images[30:], labels[30:]),
+        3,
+        seed=0,
+        schedule=QUICK,
+        **OPTIONS.get(strategy, {}),
+    )
+    assert 0.0 <= info["val_accuracy"] <= 1.0 and info["steps"] >= QUICK.eval_every
+    after = weights_by_path(model.get_layer("encoder"))
+    changed = [path for path in before if not np.array_equal(before[path], after[path])]
+    if strategy == "frozen":
+        assert changed == []
+    else:
+        assert changed, f"{strategy} never trained the encoder"
+    # The pretrained autoencoder itself is never changed.
+    assert all(np.array_equal(v, weights_by_path(tiny_pretrained.get_layer("encoder"))[k]) for k, v in before.items())
+
+
+@pytest.mark.parametrize("strategy, phases", [("frozen", 0), ("lp_ft", 6), ("fine_tuned", 6)])
+def test_the_transfer_strategies_run_the_fine_tune_the_course_teaches(
+    tiny_pretrained, images, labels, monkeypatch, strategy, phases
+):
+    calls = []
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs)
+        return transfer.fine_tune(*args, **kwargs)
+
+    monkeypatch.setattr(strategies, "fine_tune", spy)
+    train_strategy(
+        strategy,
+        tiny_pretrained,
+        (images[:30], labels[:30]),
+        images,
+        None,
+        3,
+        schedule=QUICK,
+        **OPTIONS.get(strategy, {}),
+    )
+    [call] = calls
+    assert call["head_epochs"] == QUICK.epochs == 3 and call["fine_tune_epochs"] == (3 if phases else 0)
+
+
+def test_a_fixed_schedule_spends_no_validation_labels(tiny_pretrained, images, labels):
+    for strategy in ("scratch", "lp_ft"):
+        _, info = train_strategy(
+            strategy,
+            tiny_pretrained,
+            (images[:30], labels[:30]),
+            images,
+            None,
+            3,
+            schedule=QUICK,
+            **OPTIONS.get(strategy, {}),
+        )
+        phases = 2 if strategy == "lp_ft" else 1
+        assert info == {"steps": phases * QUICK.epochs * QUICK.eval_every, "val_accuracy": None}
+
+
+def test_scratch_keeps_every_layer_option_of_the_encoder_with_new_weights(images, labels):
+    autoencoder = tiny_autoencoder(batch_norm=True, bottleneck="conv")
+    model, _ = train_strategy("scratch", autoencoder, (images[:30], labels[:30]), images, None, 3, schedule=QUICK)
+    pretrained, scratch = autoencoder.get_layer("encoder"), model.get_layer("encoder")
+    assert [type(layer).__name__ for layer in scratch.layers] == [type(layer).__name__ for layer in pretrained.layers]
+    assert any(type(layer).__name__ == "BatchNormalization" for layer in scratch.layers)
+    kernel = "encoder_block1_conv"
+    assert not np.array_equal(scratch.get_layer(kernel).get_weights()[0], pretrained.get_layer(kernel).get_weights()[0])
+
+
+def test_options_are_checked_per_strategy_before_training():
+    assert check_options("semi_supervised", {"start": "autoencoder", "unlabeled_batch_size": 8}) == {
+        "start": "autoencoder",
+        "unlabeled_batch_size": 8,
+    }
+    with pytest.raises(ValueError, match="no option.*'dropout_rate'.*dropout"):
+        check_options("scratch", {"dropout_rate": 0.1})
+    with pytest.raises(ValueError, match="no option.*'seed'"):  # shared arguments are not options
+        check_options("lp_ft", {"seed": 1})
+    with pytest.raises(ValueError, match="magic"):
+        check_options("magic", {})
+
+
+def test_registering_refuses_a_taken_or_bad_name():
+    with pytest.raises(ValueError, match="already registered"):
+        register_strategy(name="scratch")(lambda *a, **k: None)
+    with pytest.raises(ValueError, match="identifier"):
+        register_strategy(name="two words")(lambda *a, **k: None)
+
+
+def test_a_strategy_registered_elsewhere_is_in_the_cli_the_study_and_the_report(tiny_pretrained, images, labels):
+    @register_strategy
+    def nearest_mean(autoencoder, labeled, unlabeled, validation_data, num_classes, *, seed, schedule, augment):
+        """Scratch, trained half as long: a strategy written outside tlkeras."""
+        return strategies.scratch(
+            autoencoder,
+            labeled,
+            unlabeled,
+            validation_data,
+            num_classes,
+            seed=seed,
+            schedule=Schedule(max_steps=2, eval_every=2, patience=1),
+            augment=augment,
+        )
+
+    try:
+        demo_help = build_parser()._subparsers._group_actions[0].choices["demo"].format_help()
+        assert "nearest_mean" in demo_help
+        assert DemoOptions(strategies=("scratch", "nearest_mean")).strategies[-1] == "nearest_mean"
+        assert "- `nearest_mean`: Scratch, trained half as long" in strategy_glossary(("nearest_mean",))
+        runs = label_efficiency(
+            tiny_pretrained,
+            (images, labels),
+            (images[:20], labels[:20]),
+            labels_per_class=(1,),
+            strategies=("scratch", "nearest_mean"),
+            seeds=(0,),
+            schedule=QUICK,
+            validation_size=12,
+            progress=False,
+        )
+        assert [r["strategy"] for r in runs] == ["scratch", "nearest_mean"] and runs[1]["steps"] == 2
+    finally:
+        unregister_strategy("nearest_mean")
+    assert "nearest_mean" not in list_strategies()

@@ -1,0 +1,88 @@
+import numpy as np
+import pytest
+
+from tlkeras.study import label_efficiency, validation_split
+from tlkeras.training import Schedule
+
+QUICK = Schedule(max_steps=6, eval_every=2, patience=1)
+FEW_REFERENCES = {"lp_ft": {"reference_images": 32}}
+
+
+def test_label_efficiency_records_every_run_reproducibly(tiny_pretrained, images, labels):
+    kwargs = dict(
+        labels_per_class=(1, 2),
+        strategies=("scratch", "lp_ft"),
+        seeds=(0, 1),
+        schedule=QUICK,
+        strategy_options=FEW_REFERENCES,
+        validation_size=12,
+        progress=False,
+    )
+    runs = label_efficiency(tiny_pretrained, (images, labels), (images[:20], labels[:20]), **kwargs)
+    assert len(runs) == 2 * 2 * 2
+    assert set(runs[0]) == {
+        "setting",
+        "strategy",
+        "labels_per_class",
+        "seed",
+        "accuracy",
+        "val_accuracy",
+        "steps",
+        "seconds",
+    }
+    assert all(0.0 <= r["accuracy"] <= 1.0 and r["seconds"] > 0 and r["setting"] == "in_domain" for r in runs)
+    assert all(r["steps"] % QUICK.eval_every == 0 and r["steps"] <= 2 * QUICK.max_steps for r in runs)
+    # The same seed gives the same numbers: rerun one cell of each strategy (a full rerun doubles the time).
+    again = label_efficiency(
+        tiny_pretrained,
+        (images, labels),
+        (images[:20], labels[:20]),
+        **{**kwargs, "labels_per_class": (2,), "seeds": (1,)},
+    )
+    assert [r["accuracy"] for r in again] == [
+        r["accuracy"] for r in runs if (r["labels_per_class"], r["seed"]) == (2, 1)
+    ]
+
+
+def test_validation_split_is_stratified_disjoint_and_seeded():
+    x = np.arange(100, dtype="float32")[:, None, None, None]
+    y = np.repeat(np.arange(4), 25)
+    (rest, y_rest), (val, y_val) = validation_split(x, y, 20, seed=3)
+    assert len(val) == 20 and np.bincount(y_val).tolist() == [5, 5, 5, 5]
+    assert not set(rest[:, 0, 0, 0]) & set(val[:, 0, 0, 0]) and len(rest) == 80
+    assert np.array_equal(validation_split(x, y, 20, seed=3)[1][0], val)
+    with pytest.raises(ValueError, match="size"):
+        validation_split(x, y, 100)
+
+
+def test_label_efficiency_rejects_bad_arguments(tiny_pretrained, images, labels):
+    data = (images, labels)
+    with pytest.raises(ValueError, match="strategy"):
+        label_efficiency(tiny_pretrained, data, data, strategies=("magic",))
+    with pytest.raises(ValueError, match="strategies"):
+        label_efficiency(tiny_pretrained, data, data, strategies="scratch")
+    with pytest.raises(ValueError, match="strategies.*repeat"):
+        label_efficiency(tiny_pretrained, data, data, strategies=("scratch", "scratch"))
+    with pytest.raises(ValueError, match="recommended"):  # the old name of lp_ft is gone, not half-kept
+        label_efficiency(tiny_pretrained, data, data, strategies=("scratch", "recommended"))
+    with pytest.raises(ValueError, match="no option.*'stepz'"):
+        label_efficiency(tiny_pretrained, data, data, strategy_options={"scratch": {"stepz": 3}})
+    with pytest.raises(ValueError, match="strategy_options"):
+        label_efficiency(tiny_pretrained, data, data, strategies=("scratch",), strategy_options={"lp_ft": {}})
+    with pytest.raises(ValueError, match="n=50"):
+        label_efficiency(tiny_pretrained, data, data, labels_per_class=(50,), validation_size=5, progress=False)
+    with pytest.raises(ValueError, match="test\\[0\\]"):
+        label_efficiency(tiny_pretrained, data, (images[:, :8], labels))
+    with pytest.raises(ValueError, match="repeat"):
+        label_efficiency(tiny_pretrained, data, data, seeds=(0, 0))
+    with pytest.raises(ValueError, match="repeat"):
+        label_efficiency(tiny_pretrained, data, data, labels_per_class=(1, 1))
+    with pytest.raises(ValueError, match="seeds"):
+        label_efficiency(tiny_pretrained, data, data, seeds=(-1,))
+    with pytest.raises(ValueError, match="pair"):
+        label_efficiency(tiny_pretrained, data, (images, labels, labels))
+    with pytest.raises(ValueError, match="schedule"):
+        label_efficiency(tiny_pretrained, data, data, schedule={"max_steps": 3})
+    # A test class the training labels never hold is an error, not a silent extra class.
+    with pytest.raises(ValueError, match="out of range"):
+        label_efficiency(tiny_pretrained, data, (images[:2], np.array([0, 7])), progress=False)

@@ -1,0 +1,126 @@
+"""Reports of a study: Markdown tables, the glossary of strategies, and the result files, written atomically."""
+
+import math
+import os
+
+from tlkeras.saving import write_json, write_text
+from tlkeras.strategies import describe
+
+
+def markdown_table(summary, setting=None):
+    """Test accuracy as a Markdown table: one row per label budget, one column per strategy."""
+    rows = [r for r in summary if setting is None or r["setting"] == setting]
+    strategies = list(dict.fromkeys(r["strategy"] for r in rows))
+    budgets = sorted({r["labels_per_class"] for r in rows})
+    cell = {(r["strategy"], r["labels_per_class"]): r for r in rows}
+    lines = [
+        "| labels per class | " + " | ".join(strategies) + " |",
+        "|---|" + "---|" * len(strategies),
+    ]
+    for n in budgets:
+        values = [
+            f"{100 * cell[s, n]['mean']:.1f} ± {100 * cell[s, n]['std']:.1f} %" if (s, n) in cell else ""
+            for s in strategies
+        ]
+        lines.append(f"| {n} | " + " | ".join(values) + " |")
+    return "\n".join(lines)
+
+
+def comparison_table(rows, unit="points", scale=100.0):
+    """Paired comparisons as a Markdown table: gain, 95 % CI, verdict."""
+    lines = [
+        "| setting | labels per class | strategy | gain over scratch | 95 % CI | verdict | seeds |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        interval = "n/a" if math.isnan(r["low"]) else f"[{scale * r['low']:+.1f}, {scale * r['high']:+.1f}]"
+        needed = r.get("seeds_needed")
+        said = r["verdict"] + (f" (about {needed} seeds would tell)" if needed else "")
+        lines.append(
+            f"| {r['setting']} | {r['labels_per_class']} | {r['strategy']} | {scale * r['gain']:+.1f} {unit} | "
+            f"{interval} | {said} | {r['seeds']} |"
+        )
+    return "\n".join(lines)
+
+
+def strategy_glossary(strategies):
+    """A Markdown list saying what each strategy does, from its registered docstring."""
+    return "\n".join(f"- `{name}`: {describe(name)}" for name in strategies)
+
+
+CSV_COLUMNS = ("setting", "strategy", "labels_per_class", "seed", "accuracy", "val_accuracy", "steps", "seconds")
+
+
+def write_results(folder, runs, configuration, **extra):
+    """Write `results.json` (configuration, runs, and any `extra` lists) and `results.csv` atomically."""
+    write_json(os.path.join(folder, "results.json"), {"configuration": configuration, "runs": runs, **extra})
+    lines = [",".join(CSV_COLUMNS)]
+    for r in runs:
+        lines.append(
+            f"{r.get('setting', 'in_domain')},{r['strategy']},{r['labels_per_class']},{r['seed']},"
+            f"{r['accuracy']:.6f},{_number(r.get('val_accuracy'))},{r.get('steps', '')},{r['seconds']:.3f}"
+        )
+    write_text(os.path.join(folder, "results.csv"), "\n".join(lines) + "\n")
+
+
+def _number(value):
+    return "" if value is None else f"{value:.6f}"
+
+
+def demo_report(name, options, summary, rows, generative_row, pretrained, reconstruction_mse, seconds):
+    """The Markdown of `tlkeras demo`'s `report.md`: the map, the accuracies, what each strategy is, how it ran."""
+    import keras
+
+    from tlkeras.statistics import recommend
+
+    settings = list(dict.fromkeys(r["setting"] for r in summary))
+    tables = "\n\n".join(f"### {setting}\n\n{markdown_table(summary, setting)}" for setting in settings)
+    chosen = "; ".join(
+        f"{setting}: " + ", ".join(f"{n}/class `{s}`" for n, s in recommend(summary, setting).items())
+        for setting in settings
+    )
+    generative = ""
+    if generative_row:
+        g = generative_row
+        generative = (
+            f"\n\n### generative\n\nDenoising {g['images']} {options.target} images: test MSE from scratch "
+            f"{g['scratch_mse']:.4f}, fine-tuned from the autoencoder {g['fine_tuned_mse']:.4f}; ratio "
+            f"fine-tuned/scratch {g['ratio']:.2f} (95 % CI [{g['low']:.2f}, {g['high']:.2f}]): **{g['verdict']}**."
+        )
+    glossary = strategy_glossary(options.strategies)
+    if generative_row:
+        glossary += (
+            "\n- `generative`: the autoencoder fine-tuned to denoise a few images of `--target`, against the\n"
+            "  same network trained on them from scratch for the same steps; the ratio of their test MSEs\n"
+            "  (below 1: it pays)."
+        )
+    return f"""# Where learning from unlabeled images pays off: {name}
+
+Every strategy gets the same labeled images per seed; every training length is chosen by early stopping
+on a validation split of {options.validation_size} labeled training images; the test set only reports.
+Gains are paired per-seed differences from `scratch` with a 95 % Student-t confidence interval over
+{options.num_seeds} seeds; the verdict is read off the interval (`wins`: all of it above 0, `loses`: all of
+it below, `inconclusive`: the seeds cannot tell).
+
+## The map
+
+{comparison_table(rows)}{generative}
+
+![map](map.png)
+
+Chosen on validation (best mean validation accuracy): {chosen or "no classifier was trained"}.
+
+## Test accuracy (mean ± std over seeds)
+
+{tables}
+
+{glossary}
+
+Pretraining: {options.pretrain_epochs} epoch(s) on {options.max_images or "all"} unlabeled training images,
+{pretrained.seconds:.0f} s ({"reused from the cache" if pretrained.cached else "in this run"}), test reconstruction MSE
+{reconstruction_mse:.4f}.
+
+Plots: `map.png`, `label_efficiency.png` (in-domain runs), `pretrain_loss.png`, `reconstructions.png`. Every run is in
+`results.json` / `results.csv`. Wall time: {seconds:.0f} s on {os.cpu_count()} CPUs,
+Keras {keras.__version__} on {keras.backend.backend()}.
+"""

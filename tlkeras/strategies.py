@@ -1,0 +1,327 @@
+"""The strategies a study compares, one function each, in one registry.
+
+A strategy turns a pretrained autoencoder and a few labeled images into a
+classifier. Each is one short recipe written with the verbs the notebooks teach
+(`extract_encoder`, `freeze`, `build_classifier`, `fine_tune`), registered here
+under its name with `@register_strategy`, and called with one signature:
+
+    strategy(autoencoder, labeled, unlabeled, validation_data, num_classes, *,
+             seed, schedule, augment, **its own options) -> (classifier, info)
+
+- `labeled`: `(x, y)`, the few labeled images; `unlabeled`: images without labels;
+- `validation_data`: `(x_val, y_val)` to choose the training length on, or `None`
+  for a fixed schedule (then no label beyond `labeled` is used);
+- `schedule`: a `tlkeras.training.Schedule`, the same for every strategy of a study;
+- `augment`: the augmentation layers every strategy's classifier gets (`build_classifier`);
+- `info`: `{"steps", "val_accuracy"}` of the weights kept.
+
+Each strategy's own options are its keyword arguments, with their defaults in
+its signature and nowhere else. Everything that lists strategies (the command
+line, the demo's report, `label_efficiency`) asks this registry, so adding a
+strategy is one function here (or in your own module) and its test.
+"""
+
+import functools
+import inspect
+
+from tlkeras._validation import check_choice, check_images, check_labeled, check_number, check_seed
+from tlkeras.models import build_classifier
+from tlkeras.semi_supervised import train_semi_supervised
+from tlkeras.training import Schedule, compile_classifier, train_on_schedule
+from tlkeras.transfer import extract_encoder, fine_tune, fresh_copy
+
+# The augmentation every strategy of a study gets, unless the study says otherwise (no flips for digits).
+DEFAULT_AUGMENT = ("translate", "flip")
+_REGISTRY = {}
+
+
+def register_strategy(function=None, *, name=None, forwards_to=None):
+    """Register `function` as a strategy under `name` (default: the function's name).
+
+    Used as `@register_strategy` or `@register_strategy(name=..., forwards_to=...)`.
+    `forwards_to` names the function that the strategy's `**options` are passed to,
+    so that their names are checked before any training.
+
+    Example:
+    >>> @register_strategy(name="doc_example")
+    ... def doc_example(autoencoder, labeled, unlabeled, validation_data, num_classes, *, seed, schedule, augment):
+    ...     '''An example: never used.'''
+    >>> "doc_example" in list_strategies()
+    True
+    >>> unregister_strategy("doc_example")
+    """
+
+    def register(function):
+        key = name or function.__name__
+        if not isinstance(key, str) or not key.isidentifier():
+            raise ValueError(f"A strategy's `name` must be an identifier. Received: name={key!r}")
+        if key in _REGISTRY:
+            raise ValueError(f"A strategy named {key!r} is already registered; unregister_strategy({key!r}) first.")
+        function.forwards_to = forwards_to
+        _REGISTRY[key] = function
+        return function
+
+    return register if function is None else register(function)
+
+
+def unregister_strategy(name):
+    """Remove a strategy from the registry (a test's, or one you replace)."""
+    _REGISTRY.pop(check_choice(name, "name", tuple(_REGISTRY)))
+
+
+def list_strategies():
+    """The registered strategies' names, in the order they were registered (`scratch` first)."""
+    return tuple(_REGISTRY)
+
+
+def get_strategy(name):
+    """The function registered as `name`; an unknown name is a `ValueError` that lists the others."""
+    return _REGISTRY[check_choice(name, "strategy", tuple(_REGISTRY))]
+
+
+def describe(name):
+    """The first line of the strategy's docstring: what the reports and `--help` say about it."""
+    return (inspect.getdoc(get_strategy(name)) or name).splitlines()[0]
+
+
+def check_options(name, options):
+    """Refuse option names strategy `name` does not take, before any training; return the options as a dict."""
+    if options is None:
+        return {}
+    if not isinstance(options, dict):
+        raise ValueError(f"The options of strategy {name!r} must be a dict. Received: {options!r}")
+    function = get_strategy(name)
+    shared = {"autoencoder", "labeled", "unlabeled", "validation_data", "num_classes", "seed", "schedule", "augment"}
+    own = set()
+    for target in (function, function.forwards_to):
+        if target is not None:
+            own |= {
+                p.name
+                for p in inspect.signature(target).parameters.values()
+                if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+            }
+    own -= shared
+    unknown = sorted(set(options) - own)
+    if unknown:
+        raise ValueError(
+            f"Strategy {name!r} takes no option(s) {unknown}; its options are {sorted(own) or 'none'}. "
+            f"Received: {options!r}"
+        )
+    return dict(options)
+
+
+def train_strategy(
+    name,
+    autoencoder,
+    labeled,
+    unlabeled,
+    validation_data,
+    num_classes,
+    seed=0,
+    schedule=Schedule(),
+    augment=DEFAULT_AUGMENT,
+    **options,
+):
+    """Build and train the classifier of strategy `name` (see `list_strategies()`); the arguments checked first.
+
+    Args:
+        name: a registered strategy.
+        autoencoder: the pretrained autoencoder (`encoder` and `decoder` sub-models); never changed.
+        labeled: `(x, y)`, the few labeled images.
+        unlabeled: unlabeled images (feature statistics; a semi-supervised strategy's pool).
+        validation_data: `(x_val, y_val)`, labeled images apart from training and test, to
+            choose the length on; `None` for a fixed schedule of `schedule.max_steps`.
+        num_classes: number of classes.
+        seed: seed of the batches. Defaults to `0`.
+        schedule: a `Schedule`. Defaults to `Schedule()`.
+        augment: augmentation layers of the classifier. Defaults to `DEFAULT_AUGMENT`.
+        **options: the strategy's own options (`check_options`).
+
+    Returns:
+        `(classifier, info)`, info `{"steps", "val_accuracy"}` of the weights kept.
+    """
+    function = get_strategy(name)
+    options = check_options(name, options)
+    shape = autoencoder.input_shape[1:]
+    num_classes = check_number(num_classes, "num_classes", 2, integer=True)
+    labeled = check_labeled(labeled, "labeled", shape, num_classes)
+    unlabeled = check_images(unlabeled, "unlabeled", expected_shape=shape)
+    if validation_data is not None:
+        validation_data = check_labeled(validation_data, "validation_data", shape, num_classes)
+    if not isinstance(schedule, Schedule):
+        raise ValueError(f"`schedule` must be a tlkeras.training.Schedule. Received: schedule={schedule!r}")
+    seed = check_seed(seed)
+    return function(
+        autoencoder,
+        labeled,
+        unlabeled,
+        validation_data,
+        num_classes,
+        seed=seed,
+        schedule=schedule,
+        augment=tuple(augment),
+        **options,
+    )
+
+
+def _fine_tune_on_schedule(classifier, labeled, validation_data, schedule, seed, head_learning_rate, fine_tune_rate):
+    """`fine_tune` on `schedule`: both phases in chunks of labeled batches, each phase's length chosen by it."""
+    history = fine_tune(
+        classifier,
+        schedule.batches(*labeled, seed),
+        None,
+        head_epochs=schedule.epochs,
+        fine_tune_epochs=schedule.epochs if fine_tune_rate else 0,
+        head_learning_rate=head_learning_rate,
+        fine_tune_learning_rate=fine_tune_rate or head_learning_rate,
+        callbacks=schedule.callbacks(classifier, validation_data),
+        verbose=0,
+    )
+    return schedule.outcome(*(h for h in (history.head, history.fine_tune) if h is not None))
+
+
+# Defaults shared by several recipes, each written once.
+LEARNING_RATE = 1e-3  # Adam, for a network trained from the start and for a new head
+PROBE_LEARNING_RATE = 1e-2  # a linear head on frozen, standardised features
+FINE_TUNE_LEARNING_RATE = 3e-4  # once a pretrained encoder is unfrozen
+HEAD_DROPOUT = 0.3
+REFERENCE_IMAGES = 10000  # unlabeled images whose feature statistics standardise a frozen encoder
+
+
+@register_strategy
+def scratch(
+    autoencoder,
+    labeled,
+    unlabeled,
+    validation_data,
+    num_classes,
+    *,
+    seed,
+    schedule,
+    augment,
+    learning_rate=LEARNING_RATE,
+    dropout=HEAD_DROPOUT,
+):
+    """The encoder's architecture, randomly initialised, trained end to end: the baseline."""
+    encoder = fresh_copy(autoencoder.get_layer("encoder"))
+    classifier = build_classifier(encoder, num_classes, normalize="layer", augment=augment, dropout=dropout)
+    compile_classifier(classifier, learning_rate)
+    outcome = train_on_schedule(
+        classifier,
+        classifier,
+        schedule.batches(*labeled, seed),
+        validation_data,
+        schedule,
+        hint="lower `learning_rate`",
+    )
+    return classifier, outcome
+
+
+@register_strategy
+def frozen(
+    autoencoder,
+    labeled,
+    unlabeled,
+    validation_data,
+    num_classes,
+    *,
+    seed,
+    schedule,
+    augment,
+    learning_rate=PROBE_LEARNING_RATE,
+    reference_images=REFERENCE_IMAGES,
+):
+    """The pretrained encoder frozen, a linear head on standardised features (a linear probe)."""
+    classifier = build_classifier(
+        extract_encoder(autoencoder),
+        num_classes,
+        normalize="standard",
+        reference_images=unlabeled[:reference_images],
+        augment=augment,
+    )
+    return classifier, _fine_tune_on_schedule(classifier, labeled, validation_data, schedule, seed, learning_rate, 0)
+
+
+@register_strategy
+def fine_tuned(
+    autoencoder,
+    labeled,
+    unlabeled,
+    validation_data,
+    num_classes,
+    *,
+    seed,
+    schedule,
+    augment,
+    head_learning_rate=LEARNING_RATE,
+    fine_tune_learning_rate=FINE_TUNE_LEARNING_RATE,
+    dropout=HEAD_DROPOUT,
+):
+    """The textbook two phases: a new head on the frozen encoder, then everything at a lower learning rate."""
+    classifier = build_classifier(
+        extract_encoder(autoencoder), num_classes, normalize="layer", augment=augment, dropout=dropout
+    )
+    outcome = _fine_tune_on_schedule(
+        classifier, labeled, validation_data, schedule, seed, head_learning_rate, fine_tune_learning_rate
+    )
+    return classifier, outcome
+
+
+@register_strategy
+def lp_ft(
+    autoencoder,
+    labeled,
+    unlabeled,
+    validation_data,
+    num_classes,
+    *,
+    seed,
+    schedule,
+    augment,
+    probe_learning_rate=PROBE_LEARNING_RATE,
+    fine_tune_learning_rate=FINE_TUNE_LEARNING_RATE,
+    reference_images=REFERENCE_IMAGES,
+):
+    """Linear probe first, then everything at a low learning rate (LP-FT, Kumar et al., 2022)."""
+    classifier = build_classifier(
+        extract_encoder(autoencoder),
+        num_classes,
+        normalize="standard",
+        reference_images=unlabeled[:reference_images],
+        augment=augment,
+    )
+    outcome = _fine_tune_on_schedule(
+        classifier, labeled, validation_data, schedule, seed, probe_learning_rate, fine_tune_learning_rate
+    )
+    return classifier, outcome
+
+
+@register_strategy(forwards_to=train_semi_supervised)
+def semi_supervised(
+    autoencoder,
+    labeled,
+    unlabeled,
+    validation_data,
+    num_classes,
+    *,
+    seed,
+    schedule,
+    augment,
+    start="random",
+    dropout=HEAD_DROPOUT,
+    **options,
+):
+    """Cross-entropy on the labels while the network keeps reconstructing the unlabeled images, then self-training.
+
+    `start` is `"random"` (the autoencoder's architecture, new weights) or `"autoencoder"`
+    (its pretrained encoder and decoder); the other options go to
+    `tlkeras.semi_supervised.train_semi_supervised`, whose defaults they keep.
+    """
+    check_choice(start, "start", ("autoencoder", "random"))
+    copy = functools.partial(fresh_copy, keep_weights=start == "autoencoder")
+    encoder, decoder = (copy(autoencoder.get_layer(part)) for part in ("encoder", "decoder"))
+    classifier = build_classifier(encoder, num_classes, normalize="layer", augment=augment, dropout=dropout)
+    outcome = train_semi_supervised(
+        classifier, decoder, *labeled, unlabeled, validation_data, schedule=schedule, seed=seed, **options
+    )
+    return classifier, outcome

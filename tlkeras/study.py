@@ -1,0 +1,184 @@
+"""The label-efficiency study: every strategy on the same few labels, per budget and seed, scored on the test set.
+
+`label_efficiency` draws, per label budget and seed, the same labeled images for
+every strategy (`tlkeras.strategies`), so that the runs of one seed are *paired*;
+every choice is made on a validation split carved off the training images, and
+the test set only reports. `tlkeras.statistics` turns the runs into paired
+comparisons, `tlkeras.reports` into tables and files.
+"""
+
+import time
+
+import keras
+import numpy as np
+
+from tlkeras import data, streaming
+from tlkeras._validation import check_choice, check_images, check_labels, check_number, check_pair, check_seed
+from tlkeras.strategies import DEFAULT_AUGMENT, check_options, get_strategy, train_strategy
+from tlkeras.training import Schedule, accuracy_of
+
+# The classification settings of the map; `tlkeras.demo.SETTINGS` adds the generative one.
+CLASSIFICATION_SETTINGS = ("in_domain", "class_disjoint", "cross_domain")
+
+
+def validation_split(x, y, size, seed=0):
+    """Carve a stratified validation split of `size` images off `(x, y)`.
+
+    Returns:
+        `((x_rest, y_rest), (x_val, y_val))`.
+
+    Example:
+    >>> y = np.repeat(np.arange(3), 10); x = np.zeros((30, 2, 2, 1), "float32")
+    >>> (rest, _), (val, y_val) = validation_split(x, y, 6)
+    >>> len(rest), np.bincount(y_val).tolist()
+    (24, [2, 2, 2])
+    """
+    y = check_labels(y, "y", length=len(x))
+    size = check_number(size, "size", 1, len(x) - 1, integer=True)
+    rng = np.random.default_rng(check_seed(seed))
+    classes = np.unique(y)
+    per_class = [rng.permutation(np.flatnonzero(y == c)) for c in classes]
+    share = np.floor(size * np.array([len(p) for p in per_class]) / len(y)).astype(int)
+    share[: size - share.sum()] += 1  # the rounding remainder, one image each to the first classes
+    picked = np.concatenate([p[:k] for p, k in zip(per_class, share, strict=True)])
+    mask = np.zeros(len(y), bool)
+    mask[picked] = True
+    return (x[~mask], y[~mask]), (x[mask], y[mask])
+
+
+def label_efficiency(
+    autoencoder,
+    train,
+    test,
+    labels_per_class=(1, 10),
+    strategies=("scratch", "lp_ft", "semi_supervised"),
+    seeds=(0, 1, 2, 3, 4),
+    schedule=Schedule(),
+    augment=DEFAULT_AUGMENT,
+    strategy_options=None,
+    validation_size=1000,
+    unlabeled=None,
+    max_unlabeled=10000,
+    num_classes=None,
+    setting="in_domain",
+    progress=True,
+    extra_unlabeled=None,
+):
+    """Test accuracy of each strategy for each label budget and seed, lengths chosen on a validation split.
+
+    A stratified validation split of `validation_size` images is carved off the
+    training images first (the same for every run). For each budget and seed,
+    `sample_per_class` draws the labeled images from the rest, and every
+    strategy trains on exactly those: the runs of one seed are *paired*.
+
+    Args:
+        autoencoder: the pretrained autoencoder.
+        train: `(x_train, y_train)`; labeled images are drawn from it.
+        test: `(x_test, y_test)`, evaluated once per run, never used to choose.
+        labels_per_class: the label budgets. Defaults to `(1, 10)`.
+        strategies: registered strategy names (`tlkeras.strategies.list_strategies()`).
+            Defaults to scratch, LP-FT and semi-supervised.
+        seeds: one run per seed, distinct integers. Defaults to `(0, 1, 2, 3, 4)`.
+        schedule: the `Schedule` every strategy trains on. Defaults to `Schedule()`.
+        augment: the augmentation every strategy's classifier gets. Defaults to `DEFAULT_AUGMENT`.
+        strategy_options: `{strategy name: {option: value}}`, options of single strategies
+            (checked before any training). Defaults to `None`.
+        validation_size: labeled images held out for every choice. Defaults to `1000`.
+        unlabeled: the unlabeled pool, an array or a stream (`tlkeras.streaming`;
+            its first `max_unlabeled` images are read into memory, the pool the
+            strategies draw from); `None` uses the training images left after the
+            validation split. Defaults to `None`.
+        max_unlabeled: images read from a stream of unlabeled images. Defaults to `10000`.
+        num_classes: number of classes; `None` takes it from `y_train`. Test
+            labels outside it are an error. Defaults to `None`.
+        setting: recorded in each run: one of `CLASSIFICATION_SETTINGS`. Defaults to `"in_domain"`.
+        progress: show a tqdm progress bar. Defaults to `True`.
+        extra_unlabeled: more unlabeled images, added to the pool (say, a folder's
+            `unlabeled/`), an array or a stream (read as `unlabeled` is). Defaults to `None`.
+
+    Returns:
+        A list of run records `{"setting", "strategy", "labels_per_class", "seed",
+        "accuracy", "val_accuracy", "steps", "seconds"}`, accuracies as fractions.
+    """
+    x_train, y_train = check_pair(train, "train")
+    x_test, y_test = check_pair(test, "test")
+    x_train = check_images(x_train, "train[0]", expected_shape=autoencoder.input_shape[1:])
+    y_train = check_labels(y_train, "train[1]", length=len(x_train))
+    x_test = check_images(x_test, "test[0]", expected_shape=x_train.shape[1:])
+    num_classes = (
+        int(y_train.max()) + 1 if num_classes is None else check_number(num_classes, "num_classes", 2, integer=True)
+    )
+    y_test = check_labels(y_test, "test[1]", num_classes=num_classes, length=len(x_test))
+    if isinstance(strategies, str) or not strategies:
+        raise ValueError(f"`strategies` must be a non-empty tuple of names. Received: strategies={strategies!r}")
+    for name in strategies:
+        get_strategy(name)
+    if len(set(strategies)) != len(strategies):
+        raise ValueError(f"`strategies` must not repeat a strategy. Received: strategies={strategies!r}")
+    strategy_options = strategy_options or {}
+    if not isinstance(strategy_options, dict) or set(strategy_options) - set(strategies):
+        raise ValueError(
+            "`strategy_options` must map strategies of `strategies` to their options. "
+            f"Received: strategy_options={strategy_options!r}"
+        )
+    strategy_options = {name: check_options(name, options) for name, options in strategy_options.items()}
+    if not isinstance(schedule, Schedule):
+        raise ValueError(f"`schedule` must be a tlkeras.training.Schedule. Received: schedule={schedule!r}")
+    max_unlabeled = check_number(max_unlabeled, "max_unlabeled", 1, integer=True)
+    if isinstance(seeds, (int, np.integer)) or not seeds:
+        raise ValueError(f"`seeds` must be a non-empty tuple of seeds. Received: seeds={seeds!r}")
+    seeds = tuple(check_seed(s, "seeds") for s in seeds)
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"`seeds` must not repeat a seed (repeats are not independent runs). Received: {seeds}")
+    if isinstance(labels_per_class, (int, np.integer)) or not labels_per_class:
+        raise ValueError(f"`labels_per_class` must be a non-empty tuple. Received: {labels_per_class!r}")
+    budgets = tuple(check_number(n, "labels_per_class", 1, integer=True) for n in labels_per_class)
+    if len(set(budgets)) != len(budgets):
+        raise ValueError(f"`labels_per_class` must not repeat a budget. Received: {labels_per_class}")
+    check_choice(setting, "setting", CLASSIFICATION_SETTINGS)
+    (x_pool, y_pool), validation_data = validation_split(x_train, y_train, validation_size)
+    data.sample_per_class(x_pool, y_pool, max(budgets))  # too few images of a class: fail before any training
+
+    def pool(images, name):
+        if streaming.is_stream(images):
+            images = streaming.take_images(images, max_unlabeled, name)
+        return check_images(images, name, expected_shape=x_train.shape[1:])
+
+    unlabeled = x_pool if unlabeled is None else pool(unlabeled, "unlabeled")
+    if extra_unlabeled is not None:
+        unlabeled = np.concatenate([unlabeled, pool(extra_unlabeled, "extra_unlabeled")])
+    unlabeled = unlabeled[np.random.default_rng(0).permutation(len(unlabeled))]
+    jobs = [(n, seed, s) for n in budgets for seed in seeds for s in strategies]
+    from tqdm.auto import tqdm
+
+    runs = []
+    for n, seed, strategy in tqdm(jobs, desc=f"label-efficiency study ({setting})", disable=not progress):
+        labeled = data.sample_per_class(x_pool, y_pool, n, seed=seed)
+        keras.utils.set_random_seed(seed)
+        start = time.perf_counter()
+        model, info = train_strategy(
+            strategy,
+            autoencoder,
+            labeled,
+            unlabeled,
+            validation_data,
+            num_classes,
+            seed=seed,
+            schedule=schedule,
+            augment=augment,
+            **strategy_options.get(strategy, {}),
+        )
+        accuracy = accuracy_of(model, x_test, y_test)
+        runs.append(
+            {
+                "setting": setting,
+                "strategy": strategy,
+                "labels_per_class": int(n),
+                "seed": int(seed),
+                "accuracy": float(accuracy),
+                "val_accuracy": info["val_accuracy"],
+                "steps": info["steps"],
+                "seconds": time.perf_counter() - start,
+            }
+        )
+    return runs
