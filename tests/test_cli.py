@@ -92,6 +92,25 @@ def test_demo_runs_on_any_npz_dataset_with_generative_transfer(tmp_path):
 
 
 @end_to_end
+def test_the_default_map_runs_the_three_tasks_on_any_npz_with_labels_that_count(tmp_path):
+    rng = np.random.default_rng(1)
+    x = (rng.random((150, 14, 14)) * 80).astype("uint8")
+    y = np.repeat(np.arange(3), 50)
+    x[y == 1, :, :7] += 170  # classes a clustering can find: dark, bright left, bright right
+    x[y == 2, :, 7:] += 170
+    np.savez(tmp_path / "mine.npz", x_train=x, y_train=y, x_test=x[::3], y_test=y[::3])
+    argv = ["demo", "--data", str(tmp_path / "mine.npz"), "--fast", "--num-seeds", "2", "--max-steps", "4"]
+    assert main([*argv, "--output", str(tmp_path / "map"), "--cache-dir", str(tmp_path / "cache")]) == 0
+    result = json.loads((tmp_path / "map" / "results.json").read_text())
+    assert {r["strategy"] for r in result["runs"]} == {"scratch", "neighbourhood", "neighbourhood_pixels"}
+    assert result["protocol"]["labels_for_choices"] == 0 and all(r["val_accuracy"] is None for r in result["runs"])
+    assert {c["features"] for c in result["clustering"]} == {"autoencoder", "autoencoder+umap", "pixels", "pixels+umap"}
+    assert len(result["generative"]) == 2 and result["comparisons"] and result["clustering_comparisons"]
+    report = (tmp_path / "map" / "report.md").read_text()
+    assert "labels that count" in report and "### clustering" in report and "mean training" in report
+
+
+@end_to_end
 def test_demo_runs_on_a_folder_of_rgb_images_with_unlabeled_ones(tmp_path, capsys):
     rng = np.random.default_rng(0)
     tints = {"red": (255, 60, 60), "green": (60, 255, 60), "blue": (60, 60, 255)}

@@ -108,3 +108,24 @@ def test_pretraining_never_ends_an_epoch_on_a_batch_of_one_image(images):
     config = PretrainConfig(filters=(4, 8), latent_dim=6, epochs=1, batch_size=8)
     result = pretrain_autoencoder(config, cache_dir=False, images=images, verbose=0)
     assert math.isfinite(result.history["loss"][0]) and math.isfinite(result.history["val_loss"][0])
+
+
+def test_a_small_dataset_gets_enough_steps_to_learn_more_than_the_mean_image(images):
+    from tlkeras.pretraining import reconstruction_quality
+
+    short = PretrainConfig(filters=(4, 8), latent_dim=8, epochs=1, batch_size=16)
+    long = PretrainConfig(filters=(4, 8), latent_dim=8, epochs=1, batch_size=16, min_steps=200)
+    # 64 images: 57 train, 4 steps an epoch; min_steps=200 makes it 50 epochs. One epoch leaves the
+    # autoencoder worse than predicting the mean image (ratio above 1); 200 steps take it below.
+    quick = pretrain_autoencoder(short, cache_dir=False, images=images, verbose=0)
+    keras.utils.set_random_seed(0)
+    trained = pretrain_autoencoder(long, cache_dir=False, images=images, verbose=0)
+    assert len(quick.history["loss"]) == 1 and len(trained.history["loss"]) == 50
+    # The key names the training done: 50 passes, however they were asked for.
+    assert long.cache_key(images, 50) == PretrainConfig(**{**long.to_dict(), "epochs": 50, "min_steps": 0}).cache_key(
+        images
+    )
+    assert long.cache_key(images, 50) != short.cache_key(images, 1)
+    before, after = (reconstruction_quality(p.autoencoder, images, images) for p in (quick, trained))
+    assert before["mean_image_mse"] == after["mean_image_mse"] > 0
+    assert before["ratio"] > 1.0 > after["ratio"]

@@ -82,7 +82,7 @@ def test_summary_recommendation_table_and_files(tmp_path):
     saved = json.loads((tmp_path / "results.json").read_text())
     assert saved["runs"] == runs and saved["configuration"] == {"seed": 0} and saved["generative"] == [{"seed": 0}]
     lines = (tmp_path / "results.csv").read_text().splitlines()
-    assert lines[0].startswith("setting,strategy") and lines[1] == "in_domain,scratch,1,0,0.400000,0.500000,10,1.000"
+    assert lines[0].startswith("setting,strategy") and lines[1] == "in_domain,scratch,1,0,0.400000,0.500000,10,1.000,"
 
 
 def test_runs_on_a_fixed_schedule_recommend_nothing():

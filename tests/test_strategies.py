@@ -163,3 +163,39 @@ def test_a_strategy_registered_elsewhere_is_in_the_cli_the_study_and_the_report(
     finally:
         unregister_strategy("nearest_mean")
     assert "nearest_mean" not in list_strategies()
+
+
+def test_neighbourhood_trains_a_cnn_on_balanced_pseudo_labels_and_its_ablation_uses_pixels(
+    tiny_pretrained, images, labels, monkeypatch
+):
+    from tlkeras import clustering, neighbourhoods
+
+    embedded = []
+    real = clustering.embed
+    monkeypatch.setattr(
+        neighbourhoods, "embed", lambda ae, x, features, seed: embedded.append(features) or real(ae, x, features, seed)
+    )
+    labeled = (images[:3], labels[:3])
+    for name in ("neighbourhood", "neighbourhood_pixels"):
+        model, info = train_strategy(
+            name, tiny_pretrained, labeled, images, None, 3, schedule=QUICK, pool_images=60, pseudo_label_share=0.5
+        )
+        assert info["pseudo_labels"] <= 30 and info["pseudo_labels"] >= 3 and info["val_accuracy"] is None
+        assert model.get_layer("encoder").count_params() == tiny_pretrained.get_layer("encoder").count_params()
+    assert embedded == ["autoencoder+umap", "pixels+umap"]
+
+
+def test_pseudo_labels_from_neighbourhoods_are_class_balanced():
+    from tlkeras.neighbourhoods import neighbourhood_pseudo_labels
+
+    rng = np.random.default_rng(0)
+    images = rng.uniform(0, 0.2, (90, 16, 16, 1)).astype("float32")
+    classes = np.repeat([0, 1, 2], 30)
+    images[classes == 1, :, :8] += 0.7
+    images[classes == 2, :, 8:] += 0.7
+    picked = [int(np.flatnonzero(classes == c)[0]) for c in range(3)]
+    labeled = (images[picked], classes[picked])
+    x, y = neighbourhood_pseudo_labels(tiny_autoencoder(), labeled, images, 3, features="pixels", share=0.6, seed=0)
+    assert np.bincount(y, minlength=3).tolist() == [18, 18, 18]
+    truth = [int(np.flatnonzero((images == image).all(axis=(1, 2, 3)))[0]) for image in x]
+    assert np.mean(classes[truth] == y) == 1.0  # three well-separated classes: every pseudo-label right

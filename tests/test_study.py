@@ -29,7 +29,9 @@ def test_label_efficiency_records_every_run_reproducibly(tiny_pretrained, images
         "val_accuracy",
         "steps",
         "seconds",
+        "validation_labels",
     }
+    assert all(r["validation_labels"] == 12 and 0 <= r["val_accuracy"] <= 1 for r in runs)
     assert all(0.0 <= r["accuracy"] <= 1.0 and r["seconds"] > 0 and r["setting"] == "in_domain" for r in runs)
     assert all(r["steps"] % QUICK.eval_every == 0 and r["steps"] <= 2 * QUICK.max_steps for r in runs)
     # The same seed gives the same numbers: rerun one cell of each strategy (a full rerun doubles the time).
@@ -42,6 +44,34 @@ def test_label_efficiency_records_every_run_reproducibly(tiny_pretrained, images
     assert [r["accuracy"] for r in again] == [
         r["accuracy"] for r in runs if (r["labels_per_class"], r["seed"]) == (2, 1)
     ]
+
+
+def test_by_default_a_run_spends_no_label_beyond_its_budget(tiny_pretrained, images, labels, monkeypatch):
+    from tlkeras import strategies, study
+
+    seen = []
+    real = strategies.train_strategy
+
+    def spy(name, autoencoder, labeled, unlabeled, validation_data, *args, **kwargs):
+        seen.append((len(labeled[1]), validation_data))
+        return real(name, autoencoder, labeled, unlabeled, validation_data, *args, **kwargs)
+
+    monkeypatch.setattr(study, "train_strategy", spy)
+    runs = label_efficiency(
+        tiny_pretrained,
+        (images, labels),
+        (images[:20], labels[:20]),
+        labels_per_class=(1,),
+        strategies=("scratch",),
+        seeds=(0,),
+        schedule=QUICK,
+        progress=False,
+    )
+    assert seen == [(3, None)]  # 1 label for each of 3 classes, and no validation labels
+    assert runs[0]["validation_labels"] == 0 and runs[0]["val_accuracy"] is None
+    assert runs[0]["steps"] == QUICK.epochs * QUICK.eval_every  # the fixed schedule, run to its end
+    assert study.protocol(0, QUICK)["labels_for_choices"] == 0
+    assert "upper bound" in study.protocol(1000, QUICK)["lengths"]
 
 
 def test_validation_split_is_stratified_disjoint_and_seeded():

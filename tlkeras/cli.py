@@ -47,7 +47,7 @@ def build_parser():
         if callable(meta.get("choices")):  # a registry, asked now: what is registered when the parser is built
             meta["choices"] = list(meta["choices"]())
         if meta.get("type") is int:
-            meta["type"] = _int_at_least(0 if field.name == "seed" else 1)
+            meta["type"] = _int_at_least(meta.pop("minimum", 1))
         default = list(field.default) if isinstance(field.default, tuple) else field.default
         if "default" not in help_text:
             help_text += " (default: %(default)s)"

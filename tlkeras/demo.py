@@ -29,17 +29,21 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from tlkeras import data, plots
+from tlkeras.clustering import clustering_study, compare_features
 from tlkeras.demo_plan import DemoOptions, plan
 from tlkeras.generative import generative_transfer, summarize_generative
 from tlkeras.models import build_classifier
 from tlkeras.precision import mixed_precision
-from tlkeras.pretraining import PretrainConfig, pretrain_autoencoder
+from tlkeras.pretraining import PretrainConfig, pretrain_autoencoder, reconstruction_quality
 from tlkeras.reports import comparison_table, demo_report, write_results
 from tlkeras.saving import write_text
 from tlkeras.statistics import compare_with_scratch, summarize
-from tlkeras.study import label_efficiency
+from tlkeras.study import label_efficiency, protocol
 from tlkeras.training import Schedule
 from tlkeras.transfer import extract_encoder, freeze, trainable_report
+
+# An autoencoder whose test MSE is above this share of the mean image's has learned little (the report says so).
+POOR_RECONSTRUCTION = 0.8
 
 
 def _say(message):
@@ -79,7 +83,11 @@ def _move_into_place(staging, target):
 
 def _pretrain(options, images, label):
     config = PretrainConfig(
-        dataset=options.dataset, epochs=options.pretrain_epochs, max_images=options.max_images, seed=options.seed
+        dataset=options.dataset,
+        epochs=options.pretrain_epochs,
+        min_steps=options.pretrain_min_steps,
+        max_images=options.max_images,
+        seed=options.seed,
     )
     count = min(len(images), options.max_images or len(images))
     _say(f"      pretraining the conv autoencoder on {count} unlabeled images ({label})")
@@ -115,7 +123,12 @@ def _run(study, out, command):
             shown, pretrained.autoencoder.predict(shown, verbose=0), n=10, path=os.path.join(out, "reconstructions.png")
         )
     )
-    reconstruction_mse = float(np.mean((pretrained.autoencoder.predict(x_test[:2000], verbose=0) - x_test[:2000]) ** 2))
+    quality = reconstruction_quality(pretrained.autoencoder, pool, x_test[:2000])
+    if quality["ratio"] > POOR_RECONSTRUCTION:
+        _say(
+            f"      WARNING: the autoencoder's test MSE {quality['mse']:.4f} is {quality['ratio']:.0%} of predicting "
+            f"the mean image ({quality['mean_image_mse']:.4f}): it learned little, and every transfer row measures that"
+        )
 
     _say("[3/5] Extracting and freezing the encoder, a new head on top:")
     num_classes = int(y_train.max()) + 1
@@ -147,6 +160,17 @@ def _run(study, out, command):
             extra_unlabeled=extra if setting == "in_domain" else None,
             setting=setting,
         )
+    clustering = []
+    if "clustering" in options.settings:
+        _say("      clustering: the test images from the autoencoder's codes and from pixels, without labels")
+        x_all_test, y_all_test = study.test
+        clustering = clustering_study(
+            pretrained.autoencoder,
+            x_all_test,
+            y_all_test,
+            seeds=seeds,
+            max_images=min(options.clustering_images, len(x_all_test)),
+        )
     if "generative" in options.settings and study.target_data is not None:
         _say(f"      generative: denoising {options.target} images, fine-tuned from the autoencoder vs from scratch")
         generative = generative_transfer(
@@ -162,6 +186,7 @@ def _run(study, out, command):
     summary = summarize(runs)
     rows = compare_with_scratch(runs)
     generative_row = summarize_generative(generative) if generative else None
+    clustering_rows = compare_features(clustering) if clustering else []
     configuration = {
         "options": {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(options).items()},
         "pretrain": config.to_dict(),
@@ -172,9 +197,19 @@ def _run(study, out, command):
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()}",
         "command": command,
         "pretrain_seconds": pretrained.seconds,
-        "reconstruction_mse": reconstruction_mse,
+        "reconstruction_mse": quality["mse"],
+        "mean_image_mse": quality["mean_image_mse"],
     }
-    write_results(out, runs, configuration, comparisons=rows, generative=generative)
+    write_results(
+        out,
+        runs,
+        configuration,
+        protocol=protocol(options.validation_size, schedule),
+        comparisons=rows,
+        generative=generative,
+        clustering=clustering,
+        clustering_comparisons=clustering_rows,
+    )
     in_domain = [r for r in summary if r["setting"] == "in_domain"]
     if in_domain:
         plt.close(
@@ -182,16 +217,18 @@ def _run(study, out, command):
                 in_domain, title=f"{name}: in-domain", path=os.path.join(out, "label_efficiency.png")
             )
         )
-    plt.close(plots.plot_map(rows, generative_row, path=os.path.join(out, "map.png")))
+    plt.close(plots.plot_map(rows, generative_row, clustering_rows, path=os.path.join(out, "map.png")))
     report = demo_report(
         name=name,
         options=options,
         summary=summary,
         rows=rows,
         generative_row=generative_row,
+        clustering_rows=clustering_rows,
         pretrained=pretrained,
-        reconstruction_mse=reconstruction_mse,
+        quality=quality,
         seconds=time.perf_counter() - started,
+        poor_reconstruction=POOR_RECONSTRUCTION,
     )
     write_text(os.path.join(out, "report.md"), report)
     _say(comparison_table(rows))

@@ -18,11 +18,10 @@ from tlkeras.generative import GENERATIVE_STEPS
 from tlkeras.precision import POLICIES
 from tlkeras.pretraining import PretrainConfig
 from tlkeras.strategies import list_strategies
-from tlkeras.study import CLASSIFICATION_SETTINGS
-from tlkeras.training import Schedule
+from tlkeras.study import CLASSIFICATION_SETTINGS, FIXED_SCHEDULE
 
-# The settings of the map: the classification ones, then the generative task.
-SETTINGS = (*CLASSIFICATION_SETTINGS, "generative")
+# The settings of the map: the classification ones, then the source article's two other tasks.
+SETTINGS = (*CLASSIFICATION_SETTINGS, "clustering", "generative")
 REPORT_FILES = (
     "report.md",
     "results.json",
@@ -78,14 +77,14 @@ class DemoOptions:
         metavar="C",
     )
     settings: tuple = _option(
-        ("in_domain", "generative"),
+        ("in_domain", "clustering", "generative"),
         "settings of the map to run (docs/benchmarks.md has the time each takes)",
         nargs="+",
         choices=SETTINGS,
     )
     labels_per_class: tuple = _option((1, 10), "label budgets to compare", nargs="+", type=int, metavar="N")
     strategies: tuple = _option(
-        ("scratch", "frozen", "lp_ft"),
+        ("scratch", "neighbourhood", "neighbourhood_pixels"),
         "strategies to compare ('scratch' is the baseline; semi_supervised takes several minutes a run)",
         nargs="+",
         choices=list_strategies,  # asked when the parser is built: every registered strategy
@@ -93,18 +92,36 @@ class DemoOptions:
     num_seeds: int = _option(
         3, "paired runs per cell, seeds seed..seed+N-1", type=int, flags=("--num-seeds", "--seeds")
     )
-    seed: int = _option(0, "first seed; also seeds the pretraining", type=int)
-    pretrain_epochs: int = _option(PretrainConfig.epochs, "autoencoder epochs", type=int)
+    seed: int = _option(0, "first seed; also seeds the pretraining", type=int, minimum=0)
+    pretrain_epochs: int = _option(
+        PretrainConfig.epochs, "autoencoder epochs (at least; see --pretrain-min-steps)", type=int
+    )
+    pretrain_min_steps: int = _option(
+        1500,
+        "the fewest pretraining steps: a small dataset gets more epochs, so that its autoencoder learns more than "
+        "the mean image (0: exactly --pretrain-epochs)",
+        type=int,
+        minimum=0,
+    )
     max_images: int | None = _option(None, "pretrain on the first N unlabeled images only (default: all)", type=int)
     max_steps: int = _option(
-        Schedule.max_steps,
-        "most training steps per classifier and phase; early stopping on validation picks the length",
+        FIXED_SCHEDULE.max_steps,
+        "training steps per classifier and phase (with --validation-size: the most; early stopping picks)",
         type=int,
         flags=("--max-steps", "--steps"),
     )
-    validation_size: int = _option(1000, "training images held out (with labels) for every choice", type=int)
+    validation_size: int = _option(
+        0,
+        "labeled training images held out to choose every training length on: labels beyond the budget, so the "
+        "numbers are an upper bound (0: labels that count, a fixed schedule)",
+        type=int,
+        minimum=0,
+    )
     max_test_images: int | None = _option(None, "evaluate on the first N test images only (default: all)", type=int)
     generative_steps: int = _option(GENERATIVE_STEPS, "generative: Adam steps of each strategy", type=int)
+    clustering_images: int = _option(
+        5000, "clustering: test images clustered per seed (at most the test set)", type=int
+    )
     output: str = _option(os.path.join("runs", "demo"), "report folder")
     cache_dir: str | None = _option(
         None, "where pretrained autoencoders are cached (default: $TLKERAS_CACHE_DIR or ~/.cache/tlkeras)"
@@ -124,12 +141,14 @@ class DemoOptions:
             "num_seeds",
             "pretrain_epochs",
             "max_steps",
-            "validation_size",
             "generative_steps",
+            "clustering_images",
         ):
             values = getattr(self, name)
             for value in values if isinstance(values, tuple) else (values,):
                 check_number(value, name, 1, integer=True)
+        check_number(self.validation_size, "validation_size", 0, integer=True)
+        check_number(self.pretrain_min_steps, "pretrain_min_steps", 0, integer=True)
         if self.fast is None:
             object.__setattr__(self, "fast", fast_mode())
         for name in ("max_images", "max_test_images", "image_size"):
@@ -152,11 +171,13 @@ class DemoOptions:
             self,
             num_seeds=min(self.num_seeds, 2),
             pretrain_epochs=1,
+            pretrain_min_steps=0,
             max_images=min(self.max_images or 4000, 4000),
             max_steps=min(self.max_steps, 40),
             validation_size=min(self.validation_size, 200),
             max_test_images=min(self.max_test_images or 500, 500),
             generative_steps=min(self.generative_steps, 30),
+            clustering_images=min(self.clustering_images, 300),
         )
 
 

@@ -56,7 +56,10 @@ class PretrainConfig:
             `"upsampling"` (UpSampling2D + Conv2D; about twice as fast on JAX's
             CPU backend, docs/benchmarks.md).
         noise_stddev: Gaussian input noise of the denoising autoencoder, in [0, 1].
-        epochs: passes over the unlabeled images.
+        epochs: passes over the unlabeled images (at least: see `min_steps`).
+        min_steps: the fewest gradient steps: a small dataset gets more passes, so that its
+            autoencoder trains long enough to learn more than the mean image. `0` trains
+            exactly `epochs`.
         batch_size: batch size.
         learning_rate: Adam's learning rate, > 0.
         max_images: use only the first `max_images` images (fast mode), or all.
@@ -69,6 +72,7 @@ class PretrainConfig:
     upsampling: str = "transpose"
     noise_stddev: float = 0.2
     epochs: int = 4
+    min_steps: int = 0
     batch_size: int = 128
     learning_rate: float = 1e-3
     max_images: int | None = None
@@ -83,6 +87,7 @@ class PretrainConfig:
         check_choice(self.upsampling, "upsampling", UPSAMPLING)
         check_number(self.noise_stddev, "noise_stddev", 0, 1)
         check_number(self.epochs, "epochs", 1, integer=True)
+        check_number(self.min_steps, "min_steps", 0, integer=True)
         check_number(self.batch_size, "batch_size", 1, integer=True)
         check_number(self.learning_rate, "learning_rate", 0, math.inf, closed="neither")
         if self.max_images is not None:
@@ -92,11 +97,24 @@ class PretrainConfig:
     def to_dict(self):
         return {**dataclasses.asdict(self), "filters": list(self.filters)}
 
-    def cache_key(self, images=None):
+    def epochs_for(self, steps_per_epoch):
+        """Passes over the images: `epochs`, or more when `epochs` would make fewer than `min_steps` steps.
+
+        Example:
+        >>> PretrainConfig(epochs=4, min_steps=1500).epochs_for(22), PretrainConfig(epochs=4).epochs_for(22)
+        (69, 4)
+        """
+        if not steps_per_epoch:  # a stream of unknown length
+            return self.epochs
+        return max(self.epochs, math.ceil(self.min_steps / steps_per_epoch))
+
+    def cache_key(self, images=None, epochs=None):
         """A short hash of the configuration, the images' fingerprint, the backend, Keras version and dtype policy.
 
         `images` is an array, a stream with a `fingerprint()` method (`tlkeras.streaming`), or `None`
-        (`dataset`'s images).
+        (`dataset`'s images). `epochs` is the number of passes the training makes (`epochs_for`;
+        `None`: `self.epochs`): the key names the training done, so two configurations that
+        train the same share an entry whatever their `min_steps`.
         """
         if images is None:
             identity = None
@@ -109,8 +127,10 @@ class PretrainConfig:
                 )
         else:
             identity = fingerprint(images)
+        training = {k: v for k, v in self.to_dict().items() if k != "min_steps"}
         identity = {
-            **self.to_dict(),
+            **training,
+            "epochs": self.epochs if epochs is None else int(epochs),
             "images": identity,
             "backend": keras.backend.backend(),
             "keras": keras.__version__,
@@ -222,6 +242,7 @@ def pretrain_autoencoder(config=PretrainConfig(), cache_dir=None, images=None, v
             )
             cache_dir = False
         fit_data = dict(x=train, shuffle=False)  # the stream shuffles
+        steps_per_epoch = len(train) if hasattr(train, "__len__") else None
     else:
         images = check_images(images, "images")
         if config.max_images:
@@ -229,12 +250,14 @@ def pretrain_autoencoder(config=PretrainConfig(), cache_dir=None, images=None, v
         image_shape = images.shape[1:]
         train = _training_part(len(images), config.batch_size)
         fit_data = dict(x=images[:train], y=images[:train], batch_size=config.batch_size)
+        steps_per_epoch = math.ceil(train / config.batch_size)
         if train < len(images):
             fit_data["validation_data"] = (images[train:], images[train:])
+    epochs = config.epochs_for(steps_per_epoch)
     path = meta_path = None
     if cache_dir is not False:
         cache_dir = cache_dir or default_cache_dir()
-        path = os.path.join(cache_dir, f"ae-{config.cache_key(images)}.keras")
+        path = os.path.join(cache_dir, f"ae-{config.cache_key(images, epochs)}.keras")
         meta_path = path[: -len(".keras")] + ".json"
         if os.path.exists(path) and os.path.exists(meta_path):
             try:
@@ -251,8 +274,10 @@ def pretrain_autoencoder(config=PretrainConfig(), cache_dir=None, images=None, v
     )
     autoencoder.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss="mse")
     start = time.perf_counter()
+    if epochs > config.epochs and verbose == "auto":
+        verbose = 2  # one line an epoch: a progress bar per pass of a small dataset is a wall of bars
     history = fit_or_raise(
-        autoencoder, **fit_data, epochs=config.epochs, verbose=verbose, hint="lower `learning_rate`"
+        autoencoder, **fit_data, epochs=epochs, verbose=verbose, hint="lower `learning_rate`"
     ).history
     seconds = time.perf_counter() - start
     history = {k: [float(v) for v in values] for k, values in history.items()}
@@ -264,3 +289,26 @@ def pretrain_autoencoder(config=PretrainConfig(), cache_dir=None, images=None, v
             warnings.warn(f"Not caching the autoencoder: {e}", stacklevel=2)
             path = None
     return Pretrained(autoencoder, history, seconds, False, path)
+
+
+def reconstruction_quality(autoencoder, train_images, test_images):
+    """The autoencoder's test MSE against the MSE of predicting the mean training image for every test image.
+
+    An autoencoder no better than the mean image has learned nothing an encoder could pass on: every
+    transfer measured with it measures an untrained network.
+
+    Returns:
+        `{"mse", "mean_image_mse", "ratio"}`: `ratio` = mse / mean_image_mse, below 1 the better.
+
+    Example:
+    >>> from tlkeras.models import build_conv_autoencoder
+    >>> x = np.random.default_rng(0).random((8, 8, 8, 1)).astype("float32")
+    >>> quality = reconstruction_quality(build_conv_autoencoder((8, 8, 1), filters=(4,), latent_dim=2), x, x)
+    >>> sorted(quality)
+    ['mean_image_mse', 'mse', 'ratio']
+    """
+    mean_image = np.mean(train_images, axis=0, dtype="float64")
+    reconstructed = autoencoder.predict(test_images, batch_size=512, verbose=0)
+    mse = float(np.mean((reconstructed - test_images) ** 2))
+    mean_image_mse = float(np.mean((test_images - mean_image) ** 2))
+    return {"mse": mse, "mean_image_mse": mean_image_mse, "ratio": mse / mean_image_mse if mean_image_mse else math.inf}

@@ -48,7 +48,17 @@ def strategy_glossary(strategies):
     return "\n".join(f"- `{name}`: {describe(name)}" for name in strategies)
 
 
-CSV_COLUMNS = ("setting", "strategy", "labels_per_class", "seed", "accuracy", "val_accuracy", "steps", "seconds")
+CSV_COLUMNS = (
+    "setting",
+    "strategy",
+    "labels_per_class",
+    "seed",
+    "accuracy",
+    "val_accuracy",
+    "steps",
+    "seconds",
+    "validation_labels",
+)
 
 
 def write_results(folder, runs, configuration, **extra):
@@ -58,7 +68,8 @@ def write_results(folder, runs, configuration, **extra):
     for r in runs:
         lines.append(
             f"{r.get('setting', 'in_domain')},{r['strategy']},{r['labels_per_class']},{r['seed']},"
-            f"{r['accuracy']:.6f},{_number(r.get('val_accuracy'))},{r.get('steps', '')},{r['seconds']:.3f}"
+            f"{r['accuracy']:.6f},{_number(r.get('val_accuracy'))},{r.get('steps', '')},{r['seconds']:.3f},"
+            f"{r.get('validation_labels', '')}"
         )
     write_text(os.path.join(folder, "results.csv"), "\n".join(lines) + "\n")
 
@@ -67,7 +78,35 @@ def _number(value):
     return "" if value is None else f"{value:.6f}"
 
 
-def demo_report(name, options, summary, rows, generative_row, pretrained, reconstruction_mse, seconds):
+def clustering_table(rows):
+    """Clustering comparisons (`tlkeras.clustering.compare_features`) as a Markdown table."""
+    lines = [
+        "| features | against | method | metric | features' score | baseline's | gain | 95 % CI | verdict | seeds |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        interval = "n/a" if math.isnan(r["low"]) else f"[{r['low']:+.3f}, {r['high']:+.3f}]"
+        needed = r.get("seeds_needed")
+        said = r["verdict"] + (f" (about {needed} seeds would tell)" if needed else "")
+        lines.append(
+            f"| {r['features']} | {r['baseline']} | {r['method']} | {r['metric']} | {r['mean']:.3f} | "
+            f"{r['baseline_mean']:.3f} | {r['gain']:+.3f} | {interval} | {said} | {r['seeds']} |"
+        )
+    return "\n".join(lines)
+
+
+def demo_report(
+    name,
+    options,
+    summary,
+    rows,
+    generative_row,
+    pretrained,
+    quality,
+    seconds,
+    clustering_rows=(),
+    poor_reconstruction=0.8,
+):
     """The Markdown of `tlkeras demo`'s `report.md`: the map, the accuracies, what each strategy is, how it ran."""
     import keras
 
@@ -87,6 +126,20 @@ def demo_report(name, options, summary, rows, generative_row, pretrained, recons
             f"{g['scratch_mse']:.4f}, fine-tuned from the autoencoder {g['fine_tuned_mse']:.4f}; ratio "
             f"fine-tuned/scratch {g['ratio']:.2f} (95 % CI [{g['low']:.2f}, {g['high']:.2f}]): **{g['verdict']}**."
         )
+    clustering = ""
+    if clustering_rows:
+        clustering = (
+            f"\n\n### clustering\n\nThe test images clustered without labels (accuracy under the best matching "
+            f"of clusters to classes, and NMI), from the autoencoder's codes against the same recipe on pixels "
+            f"(PCA; `+umap`: through UMAP, the N2D recipe):\n\n{clustering_table(clustering_rows)}"
+        )
+    warning = ""
+    if quality["ratio"] > poor_reconstruction:
+        warning = (
+            f"\n\n**Warning: the autoencoder is barely better than the mean image** (its MSE is "
+            f"{quality['ratio']:.0%} of the mean image's): it learned little, and every transfer row above measures "
+            "an encoder that learned little. Pretrain longer (`--pretrain-min-steps`, `--pretrain-epochs`)."
+        )
     glossary = strategy_glossary(options.strategies)
     if generative_row:
         glossary += (
@@ -94,17 +147,26 @@ def demo_report(name, options, summary, rows, generative_row, pretrained, recons
             "  same network trained on them from scratch for the same steps; the ratio of their test MSEs\n"
             "  (below 1: it pays)."
         )
+    if options.validation_size:
+        how = (
+            f"every training length is chosen by early stopping on {options.validation_size} more labeled "
+            f"training images (+{options.validation_size:,} validation labels: an upper bound of what the budget buys)"
+        )
+    else:
+        how = (
+            f"labels that count: a run at N labels per class uses those N and no other; every strategy trains a "
+            f"fixed {options.max_steps} steps per phase, written down in advance"
+        )
     return f"""# Where learning from unlabeled images pays off: {name}
 
-Every strategy gets the same labeled images per seed; every training length is chosen by early stopping
-on a validation split of {options.validation_size} labeled training images; the test set only reports.
+Every strategy gets the same labeled images per seed; {how}; the test set only reports.
 Gains are paired per-seed differences from `scratch` with a 95 % Student-t confidence interval over
 {options.num_seeds} seeds; the verdict is read off the interval (`wins`: all of it above 0, `loses`: all of
 it below, `inconclusive`: the seeds cannot tell).
 
 ## The map
 
-{comparison_table(rows)}{generative}
+{comparison_table(rows)}{generative}{clustering}
 
 ![map](map.png)
 
@@ -116,9 +178,10 @@ Chosen on validation (best mean validation accuracy): {chosen or "no classifier 
 
 {glossary}
 
-Pretraining: {options.pretrain_epochs} epoch(s) on {options.max_images or "all"} unlabeled training images,
-{pretrained.seconds:.0f} s ({"reused from the cache" if pretrained.cached else "in this run"}), test reconstruction MSE
-{reconstruction_mse:.4f}.
+Pretraining: {len(pretrained.history.get("loss", []))} epoch(s) on {options.max_images or "all"} unlabeled training
+images, {pretrained.seconds:.0f} s ({"reused from the cache" if pretrained.cached else "in this run"}); test
+reconstruction MSE {quality["mse"]:.4f}, against {quality["mean_image_mse"]:.4f} for predicting the mean training
+image for every image (ratio {quality["ratio"]:.2f}).{warning}
 
 Plots: `map.png`, `label_efficiency.png` (in-domain runs), `pretrain_loss.png`, `reconstructions.png`. Every run is in
 `results.json` / `results.csv`. Wall time: {seconds:.0f} s on {os.cpu_count()} CPUs,

@@ -105,16 +105,17 @@ def build_semi_supervised_model(
     return keras.Model(inputs, outputs, name="semi_supervised")
 
 
-def select_pseudo_labels(classifier, x_unlabeled, per_class, batch_size=512):
-    """The `per_class` unlabeled images the classifier is surest of, for each class it predicts.
+def balanced_confident(probabilities, per_class):
+    """Indices of the `per_class` rows surest of each class they predict, and those classes.
 
     Taking the same number per class keeps an early bias towards easy classes
     from growing into a flood of one class (class-balanced self-training).
 
-    Returns:
-        `(indices into x_unlabeled, pseudo labels)`.
+    Example:
+    >>> picked, labels = balanced_confident(np.array([[0.9, 0.1], [0.6, 0.4], [0.2, 0.8]]), 1)
+    >>> picked.tolist(), labels.tolist()
+    ([0, 2], [0, 1])
     """
-    probabilities = classifier.predict(x_unlabeled, batch_size=batch_size, verbose=0)
     predicted, confidence = probabilities.argmax(axis=-1), probabilities.max(axis=-1)
     picked = []
     for c in range(probabilities.shape[-1]):
@@ -122,6 +123,15 @@ def select_pseudo_labels(classifier, x_unlabeled, per_class, batch_size=512):
         picked.append(members[np.argsort(-confidence[members], kind="stable")[:per_class]])
     picked = np.concatenate(picked)
     return picked, predicted[picked]
+
+
+def select_pseudo_labels(classifier, x_unlabeled, per_class, batch_size=512):
+    """The `per_class` unlabeled images the classifier is surest of, for each class it predicts (`balanced_confident`).
+
+    Returns:
+        `(indices into x_unlabeled, pseudo labels)`.
+    """
+    return balanced_confident(classifier.predict(x_unlabeled, batch_size=batch_size, verbose=0), per_class)
 
 
 def train_semi_supervised(

@@ -325,3 +325,69 @@ def semi_supervised(
         classifier, decoder, *labeled, unlabeled, validation_data, schedule=schedule, seed=seed, **options
     )
     return classifier, outcome
+
+
+@register_strategy
+def neighbourhood(
+    autoencoder,
+    labeled,
+    unlabeled,
+    validation_data,
+    num_classes,
+    *,
+    seed,
+    schedule,
+    augment,
+    features="autoencoder+umap",
+    pool_images=10000,
+    pseudo_label_share=0.5,
+    learning_rate=LEARNING_RATE,
+    dropout=HEAD_DROPOUT,
+):
+    """Labels spread through the autoencoder's neighbourhoods (UMAP of its codes), then a CNN on the surest ones.
+
+    The labeled and `pool_images` unlabeled images are embedded together (`features`, as in
+    `tlkeras.clustering.embed`: `"autoencoder+umap"`, or `"pixels+umap"` for the ablation
+    without the autoencoder); a logistic regression on the labeled points labels the pool;
+    the surest `pseudo_label_share` of the pool, the same number per class, is added to the
+    labeled images (half of each batch from each), and the encoder's architecture with new
+    weights (as `scratch`) trains on them.
+    """
+    from tlkeras.neighbourhoods import neighbourhood_pseudo_labels
+
+    (x, y), (x_pseudo, y_pseudo) = (
+        labeled,
+        neighbourhood_pseudo_labels(
+            autoencoder, labeled, unlabeled, num_classes, features, pool_images, pseudo_label_share, seed
+        ),
+    )
+    encoder = fresh_copy(autoencoder.get_layer("encoder"))
+    classifier = build_classifier(encoder, num_classes, normalize="layer", augment=augment, dropout=dropout)
+    compile_classifier(classifier, learning_rate)
+    outcome = train_on_schedule(
+        classifier,
+        classifier,
+        schedule.batches(x, y, seed, pseudo=(x_pseudo, y_pseudo)),
+        validation_data,
+        schedule,
+        hint="lower `learning_rate`",
+    )
+    return classifier, {**outcome, "pseudo_labels": int(len(y_pseudo))}
+
+
+@register_strategy(forwards_to=neighbourhood)
+def neighbourhood_pixels(
+    autoencoder, labeled, unlabeled, validation_data, num_classes, *, seed, schedule, augment, **options
+):
+    """`neighbourhood` without the autoencoder (UMAP of PCA of the pixels): what the codes add is the difference."""
+    return neighbourhood(
+        autoencoder,
+        labeled,
+        unlabeled,
+        validation_data,
+        num_classes,
+        seed=seed,
+        schedule=schedule,
+        augment=augment,
+        **{**options, "features": "pixels+umap"},
+    )

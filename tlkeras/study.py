@@ -1,10 +1,18 @@
 """The label-efficiency study: every strategy on the same few labels, per budget and seed, scored on the test set.
 
 `label_efficiency` draws, per label budget and seed, the same labeled images for
-every strategy (`tlkeras.strategies`), so that the runs of one seed are *paired*;
-every choice is made on a validation split carved off the training images, and
-the test set only reports. `tlkeras.statistics` turns the runs into paired
-comparisons, `tlkeras.reports` into tables and files.
+every strategy (`tlkeras.strategies`), so that the runs of one seed are *paired*,
+and the test set only reports.
+
+Labels count wherever they are used. By default a run at N labels per class uses
+those N labels and no other: every strategy trains on a fixed `Schedule` written
+down in advance (`FIXED_SCHEDULE`), and nothing is chosen on held-out labels. With
+`validation_size=V`, V more labeled training images are held out and every
+training length is chosen on them by early stopping: V labels more than the budget
+says, so its numbers are an upper bound of what the budget buys (Oliver et al.,
+"Realistic Evaluation of Deep Semi-Supervised Learning Algorithms", NeurIPS 2018).
+`protocol` describes which one a run followed. `tlkeras.statistics` turns the runs
+into paired comparisons, `tlkeras.reports` into tables and files.
 """
 
 import time
@@ -17,8 +25,26 @@ from tlkeras._validation import check_choice, check_images, check_labels, check_
 from tlkeras.strategies import DEFAULT_AUGMENT, check_options, get_strategy, train_strategy
 from tlkeras.training import Schedule, accuracy_of
 
-# The classification settings of the map; `tlkeras.demo.SETTINGS` adds the generative one.
+# The classification settings of the map; `tlkeras.demo_plan.SETTINGS` adds the other tasks.
 CLASSIFICATION_SETTINGS = ("in_domain", "class_disjoint", "cross_domain")
+# The schedule of the default protocol, fixed before the runs it is used in: 500 steps per phase
+# (batch 32), the middle of the lengths early stopping chose with 1,000 validation labels in the
+# earlier protocol (250-950 steps at 1 label per class, 400-600 at 10; docs/benchmarks.md).
+FIXED_SCHEDULE = Schedule(max_steps=500)
+
+
+def protocol(validation_size, schedule):
+    """What a study spent labels on: `{"labels_for_choices", "lengths", "schedule"}` (recorded in `results.json`).
+
+    Example:
+    >>> protocol(0, FIXED_SCHEDULE)["lengths"]
+    'fixed: 500 steps per phase'
+    """
+    if validation_size:
+        lengths = f"early stopping on {validation_size} validation labels (an upper bound: labels beyond the budget)"
+    else:
+        lengths = f"fixed: {schedule.max_steps} steps per phase"
+    return {"labels_for_choices": int(validation_size or 0), "lengths": lengths, "schedule": schedule.to_dict()}
 
 
 def validation_split(x, y, size, seed=0):
@@ -53,10 +79,10 @@ def label_efficiency(
     labels_per_class=(1, 10),
     strategies=("scratch", "lp_ft", "semi_supervised"),
     seeds=(0, 1, 2, 3, 4),
-    schedule=Schedule(),
+    schedule=FIXED_SCHEDULE,
     augment=DEFAULT_AUGMENT,
     strategy_options=None,
-    validation_size=1000,
+    validation_size=0,
     unlabeled=None,
     max_unlabeled=10000,
     num_classes=None,
@@ -64,12 +90,13 @@ def label_efficiency(
     progress=True,
     extra_unlabeled=None,
 ):
-    """Test accuracy of each strategy for each label budget and seed, lengths chosen on a validation split.
+    """Test accuracy of each strategy for each label budget and seed, no labels spent beyond the budget by default.
 
-    A stratified validation split of `validation_size` images is carved off the
-    training images first (the same for every run). For each budget and seed,
-    `sample_per_class` draws the labeled images from the rest, and every
-    strategy trains on exactly those: the runs of one seed are *paired*.
+    For each budget and seed, `sample_per_class` draws the labeled images, and
+    every strategy trains on exactly those: the runs of one seed are *paired*.
+    With `validation_size`, a stratified validation split of that many images is
+    carved off the training images first (the same for every run) and every
+    training length is chosen on it (an upper bound: see the module's docstring).
 
     Args:
         autoencoder: the pretrained autoencoder.
@@ -79,15 +106,16 @@ def label_efficiency(
         strategies: registered strategy names (`tlkeras.strategies.list_strategies()`).
             Defaults to scratch, LP-FT and semi-supervised.
         seeds: one run per seed, distinct integers. Defaults to `(0, 1, 2, 3, 4)`.
-        schedule: the `Schedule` every strategy trains on. Defaults to `Schedule()`.
+        schedule: the `Schedule` every strategy trains on. Defaults to `FIXED_SCHEDULE`.
         augment: the augmentation every strategy's classifier gets. Defaults to `DEFAULT_AUGMENT`.
         strategy_options: `{strategy name: {option: value}}`, options of single strategies
             (checked before any training). Defaults to `None`.
-        validation_size: labeled images held out for every choice. Defaults to `1000`.
+        validation_size: labeled images held out to choose every training length on (more
+            labels than the budget: an upper bound); `0` spends none. Defaults to `0`.
         unlabeled: the unlabeled pool, an array or a stream (`tlkeras.streaming`;
             its first `max_unlabeled` images are read into memory, the pool the
-            strategies draw from); `None` uses the training images left after the
-            validation split. Defaults to `None`.
+            strategies draw from); `None` uses the training images (less the
+            validation split, if any). Defaults to `None`.
         max_unlabeled: images read from a stream of unlabeled images. Defaults to `10000`.
         num_classes: number of classes; `None` takes it from `y_train`. Test
             labels outside it are an error. Defaults to `None`.
@@ -98,7 +126,8 @@ def label_efficiency(
 
     Returns:
         A list of run records `{"setting", "strategy", "labels_per_class", "seed",
-        "accuracy", "val_accuracy", "steps", "seconds"}`, accuracies as fractions.
+        "accuracy", "val_accuracy", "steps", "seconds", "validation_labels"}`, accuracies
+        as fractions; `val_accuracy` is `None` when no validation labels were used.
     """
     x_train, y_train = check_pair(train, "train")
     x_test, y_test = check_pair(test, "test")
@@ -136,7 +165,11 @@ def label_efficiency(
     if len(set(budgets)) != len(budgets):
         raise ValueError(f"`labels_per_class` must not repeat a budget. Received: {labels_per_class}")
     check_choice(setting, "setting", CLASSIFICATION_SETTINGS)
-    (x_pool, y_pool), validation_data = validation_split(x_train, y_train, validation_size)
+    validation_size = check_number(validation_size or 0, "validation_size", 0, len(x_train) - 1, integer=True)
+    if validation_size:
+        (x_pool, y_pool), validation_data = validation_split(x_train, y_train, validation_size)
+    else:
+        (x_pool, y_pool), validation_data = (x_train, y_train), None
     data.sample_per_class(x_pool, y_pool, max(budgets))  # too few images of a class: fail before any training
 
     def pool(images, name):
@@ -179,6 +212,7 @@ def label_efficiency(
                 "val_accuracy": info["val_accuracy"],
                 "steps": info["steps"],
                 "seconds": time.perf_counter() - start,
+                "validation_labels": validation_size,
             }
         )
     return runs

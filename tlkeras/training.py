@@ -53,9 +53,9 @@ class Schedule:
     def to_dict(self):
         return dataclasses.asdict(self)
 
-    def batches(self, x, y, seed, extra=None):
+    def batches(self, x, y, seed, extra=None, pseudo=None):
         """A `LabeledBatches` of one chunk of `eval_every` steps."""
-        return LabeledBatches(x, y, self.batch_size, self.eval_every, seed, extra=extra)
+        return LabeledBatches(x, y, self.batch_size, self.eval_every, seed, extra=extra, pseudo=pseudo)
 
     def callbacks(self, classifier, validation_data):
         """What `fit` needs to follow the schedule: early stopping on `validation_data`, or nothing."""
@@ -91,19 +91,30 @@ class LabeledBatches(keras.utils.PyDataset):
     Drawing with replacement keeps every class in play whatever the ratio of
     batch size to labeled images (a front cut of a class-sorted set would not).
     `extra(rng)`, if given, returns more inputs and targets to add to each batch
-    (the unlabeled images of the semi-supervised recipe).
+    (the unlabeled images of the semi-supervised recipe). `pseudo`, if given, is a
+    pair `(x, y)` of pseudo-labeled images: half of each batch is drawn from them,
+    half from the labeled ones, so that a few true labels are not drowned by many
+    guessed ones.
     """
 
-    def __init__(self, x, y, batch_size, steps, seed, extra=None):
+    def __init__(self, x, y, batch_size, steps, seed, extra=None, pseudo=None):
         super().__init__()
         self.x, self.y, self.batch_size, self.steps = x, y, batch_size, steps
         self.rng = np.random.default_rng(seed)
-        self.extra = extra
+        self.extra, self.pseudo = extra, pseudo
 
     def __len__(self):
         return self.steps
 
     def __getitem__(self, index):
+        if self.pseudo is not None:
+            half = self.batch_size // 2
+            picked = self.rng.integers(0, len(self.x), self.batch_size - half)
+            guessed = self.rng.integers(0, len(self.pseudo[0]), half)
+            return (
+                np.concatenate([self.x[picked], self.pseudo[0][guessed]]),
+                np.concatenate([self.y[picked], self.pseudo[1][guessed]]),
+            )
         picked = self.rng.integers(0, len(self.x), self.batch_size)
         if self.extra is None:
             return self.x[picked], self.y[picked]

@@ -1,0 +1,66 @@
+import math
+
+import numpy as np
+import pytest
+from helpers import tiny_autoencoder
+
+from tlkeras.clustering import cluster_accuracy, clustering_study, compare_features
+
+
+def test_cluster_accuracy_matches_clusters_to_classes_one_to_one():
+    labels = np.array([0, 0, 0, 1, 1, 2, 2, 2])
+    assert cluster_accuracy(labels, np.array([5, 5, 5, 3, 3, 1, 1, 1])) == 1.0  # any renaming of the clusters
+    # Two classes in one cluster: only one of them can be matched to it.
+    assert cluster_accuracy(labels, np.array([0, 0, 0, 0, 0, 2, 2, 2])) == pytest.approx(6 / 8)
+
+
+def _blobs():
+    """Three classes of 16x16 images: dark, bright left half, bright right half, with noise."""
+    rng = np.random.default_rng(0)
+    images = rng.uniform(0, 0.2, (60, 16, 16, 1)).astype("float32")
+    labels = np.repeat([0, 1, 2], 20)
+    images[labels == 1, :, :8] += 0.7
+    images[labels == 2, :, 8:] += 0.7
+    return images, labels
+
+
+def test_the_study_scores_every_feature_and_method_per_seed_and_pairs_them():
+    images, labels = _blobs()
+    rows = clustering_study(tiny_autoencoder(), images, labels, seeds=(0, 1), max_images=45, progress=False)
+    assert len(rows) == 2 * 4 * 2
+    assert {(r["features"], r["method"]) for r in rows} >= {("pixels", "kmeans"), ("autoencoder+umap", "gmm")}
+    pixels = [r for r in rows if r["features"] == "pixels" and r["method"] == "kmeans"]
+    assert all(r["accuracy"] == 1.0 and r["nmi"] == pytest.approx(1.0) and r["images"] == 45 for r in pixels)
+    again = clustering_study(
+        tiny_autoencoder(), images, labels, features=("pixels+umap",), seeds=(1,), max_images=45, progress=False
+    )
+    assert [r["accuracy"] for r in again] == [
+        r["accuracy"] for r in rows if r["features"] == "pixels+umap" and r["seed"] == 1
+    ]
+    compared = compare_features(rows)
+    assert {(c["features"], c["baseline"]) for c in compared} == {
+        ("autoencoder", "pixels"),
+        ("autoencoder+umap", "pixels+umap"),
+    }
+    assert all(c["seeds"] == 2 and c["metric"] in ("accuracy", "nmi") for c in compared)
+    first = next(c for c in compared if (c["features"], c["method"], c["metric"]) == ("autoencoder", "kmeans", "nmi"))
+    mine = [r["nmi"] for r in rows if (r["features"], r["method"]) == ("autoencoder", "kmeans")]
+    base = [r["nmi"] for r in rows if (r["features"], r["method"]) == ("pixels", "kmeans")]
+    assert first["gain"] == pytest.approx(np.mean(mine) - np.mean(base)) and not math.isnan(first["low"])
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(features=("edges",)), "features"),
+        (dict(methods=("dbscan",)), "methods"),
+        (dict(seeds=(0, 0)), "repeat"),
+        (dict(max_images=1), "max_images"),
+        (dict(max_images=1000), "max_images"),
+        (dict(num_clusters=1), "num_clusters"),
+    ],
+)
+def test_bad_arguments_are_refused_before_any_work(kwargs, message):
+    images, labels = _blobs()
+    with pytest.raises(ValueError, match=message):
+        clustering_study(tiny_autoencoder(), images, labels, progress=False, **kwargs)

@@ -1,0 +1,213 @@
+"""Clustering as a downstream task: do the autoencoder's codes group the images by class, without a label?
+
+The source article names three tasks transfer serves: classification, generation and clustering.
+Here the images are clustered from what the autoencoder learned, and from the pixels as the
+baseline, with the same method on both, and scored against the labels they never saw:
+
+- features: `autoencoder` (the encoder's codes), `autoencoder+umap` (UMAP of the codes: the N2D
+  recipe of McConville et al., ICPR 2020), `pixels` (PCA of the pixels) and `pixels+umap`
+  (UMAP of that PCA);
+- methods: `kmeans` (scikit-learn's `KMeans`) and `gmm` (`GaussianMixture`, full covariances);
+- scores: accuracy under the best one-to-one matching of clusters to classes (the Hungarian
+  algorithm, `scipy.optimize.linear_sum_assignment`) and normalised mutual information
+  (`sklearn.metrics.normalized_mutual_info_score`).
+
+Each seed draws its own images to embed and seeds UMAP and the clustering, so the runs of
+one seed are paired across features; `compare_features` reads the paired differences.
+"""
+
+import time
+
+import numpy as np
+
+from tlkeras._validation import check_choices, check_images, check_labels, check_number, check_seed
+from tlkeras.statistics import paired_interval, seeds_needed, verdict
+
+FEATURES = ("autoencoder", "autoencoder+umap", "pixels", "pixels+umap")
+METHODS = ("kmeans", "gmm")
+# Which features each is compared with: the same recipe on pixels.
+BASELINES = {"autoencoder": "pixels", "autoencoder+umap": "pixels+umap"}
+
+
+def cluster_accuracy(y_true, y_pred):
+    """Accuracy of cluster ids against labels, under the best one-to-one matching of clusters to classes.
+
+    Example:
+    >>> cluster_accuracy(np.array([0, 0, 1, 1, 2]), np.array([2, 2, 0, 0, 1]))
+    1.0
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    size = max(y_true.max(), y_pred.max()) + 1
+    counts = np.zeros((size, size), dtype=np.int64)
+    np.add.at(counts, (y_pred, y_true), 1)
+    rows, cols = linear_sum_assignment(-counts)
+    return float(counts[rows, cols].sum() / len(y_true))
+
+
+def embed(autoencoder, images, features, seed=0, pca_components=50, umap_components=10, umap_neighbors=20):
+    """The vectors that `features` clusters: codes or PCA of pixels, optionally through UMAP.
+
+    Args:
+        autoencoder: the autoencoder whose `encoder` gives the codes (unused for pixels).
+        images: float32 images in [0, 1].
+        features: one of `FEATURES`.
+        seed: seeds PCA's and UMAP's randomness. Defaults to `0`.
+        pca_components: PCA components of the pixels. Defaults to `50`.
+        umap_components: UMAP's output dimension. Defaults to `10`.
+        umap_neighbors: UMAP's neighbourhood size. Defaults to `20`.
+
+    Returns:
+        A float32 array `(len(images), dims)`.
+    """
+    source, _, umap_part = features.partition("+")
+    if source == "autoencoder":
+        vectors = autoencoder.get_layer("encoder").predict(images, batch_size=512, verbose=0)
+        vectors = vectors.reshape(len(images), -1)
+    else:
+        from sklearn.decomposition import PCA
+
+        flat = images.reshape(len(images), -1)
+        vectors = PCA(min(pca_components, *flat.shape), random_state=seed).fit_transform(flat)
+    if umap_part:
+        import umap
+
+        reducer = umap.UMAP(
+            n_components=umap_components, n_neighbors=umap_neighbors, min_dist=0.0, random_state=seed, n_jobs=1
+        )
+        vectors = reducer.fit_transform(vectors)
+    return np.asarray(vectors, dtype="float32")
+
+
+def cluster(vectors, num_clusters, method, seed=0):
+    """Cluster ids of `vectors` by `method` (`"kmeans"` or `"gmm"`), seeded."""
+    from sklearn.cluster import KMeans
+    from sklearn.mixture import GaussianMixture
+
+    # Not standardised: PCA's and UMAP's axes carry their variance, and scaling every axis to one
+    # would let the many low-variance (noise) components of PCA drown the few that hold the classes.
+    if method == "kmeans":
+        return KMeans(num_clusters, n_init=10, random_state=seed).fit_predict(vectors)
+    return GaussianMixture(num_clusters, covariance_type="full", random_state=seed).fit_predict(vectors)
+
+
+def clustering_study(
+    autoencoder,
+    images,
+    labels,
+    features=FEATURES,
+    methods=METHODS,
+    seeds=(0, 1, 2),
+    max_images=None,
+    num_clusters=None,
+    progress=True,
+):
+    """Cluster `images` with each method on each kind of features, per seed; score with the labels.
+
+    The labels are used only to score (the clustering never sees them). Each seed draws its
+    own `max_images` of the images (all of them when `None`), so seeds differ in data as well
+    as in the randomness of UMAP and of the clustering.
+
+    Args:
+        autoencoder: the pretrained autoencoder (`encoder` sub-model).
+        images: float32 images in [0, 1], shaped like the autoencoder's input.
+        labels: their integer classes, for scoring only.
+        features: from `FEATURES`. Defaults to all four.
+        methods: from `METHODS`. Defaults to both.
+        seeds: distinct seeds, one paired run each. Defaults to `(0, 1, 2)`.
+        max_images: images clustered per seed; `None`: all. Defaults to `None`.
+        num_clusters: clusters to find; `None`: the number of classes in `labels`. Defaults to `None`.
+        progress: show a tqdm progress bar. Defaults to `True`.
+
+    Returns:
+        Rows `{"seed", "features", "method", "accuracy", "nmi", "images", "seconds"}`.
+
+    Example:
+    >>> from tlkeras.models import build_conv_autoencoder
+    >>> rng = np.random.default_rng(0)
+    >>> x = np.concatenate([rng.uniform(0, 0.2, (20, 8, 8, 1)), rng.uniform(0.8, 1, (20, 8, 8, 1))]).astype("float32")
+    >>> rows = clustering_study(build_conv_autoencoder((8, 8, 1), filters=(4,), latent_dim=4), x,
+    ...     np.repeat([0, 1], 20), features=("pixels",), methods=("kmeans",), seeds=(0,), progress=False)
+    >>> rows[0]["accuracy"]
+    1.0
+    """
+    from sklearn.metrics import normalized_mutual_info_score
+    from tqdm.auto import tqdm
+
+    images = check_images(images, "images", expected_shape=autoencoder.input_shape[1:])
+    labels = check_labels(labels, "labels", length=len(images))
+    features = check_choices(tuple(features) if not isinstance(features, str) else features, "features", FEATURES)
+    methods = check_choices(tuple(methods) if not isinstance(methods, str) else methods, "methods", METHODS)
+    if isinstance(seeds, (int, np.integer)) or not seeds:
+        raise ValueError(f"`seeds` must be a non-empty tuple of seeds. Received: seeds={seeds!r}")
+    seeds = tuple(check_seed(s, "seeds") for s in seeds)
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"`seeds` must not repeat a seed (repeats are not independent runs). Received: {seeds}")
+    classes = len(np.unique(labels))
+    num_clusters = classes if num_clusters is None else check_number(num_clusters, "num_clusters", 2, integer=True)
+    count = len(images) if max_images is None else check_number(max_images, "max_images", 2, len(images), integer=True)
+    if count < num_clusters:
+        raise ValueError(f"{count} images cannot form {num_clusters} clusters. Received: max_images={max_images}")
+
+    rows = []
+    jobs = [(seed, f) for seed in seeds for f in features]
+    for seed, kind in tqdm(jobs, desc="clustering study", disable=not progress):
+        picked = np.sort(np.random.default_rng(seed).permutation(len(images))[:count])
+        start = time.perf_counter()
+        vectors = embed(autoencoder, images[picked], kind, seed=seed)
+        embedded = time.perf_counter() - start
+        for method in methods:
+            start = time.perf_counter()
+            predicted = cluster(vectors, num_clusters, method, seed=seed)
+            rows.append(
+                {
+                    "seed": int(seed),
+                    "features": kind,
+                    "method": method,
+                    "accuracy": cluster_accuracy(labels[picked], predicted),
+                    "nmi": float(normalized_mutual_info_score(labels[picked], predicted)),
+                    "images": int(count),
+                    "seconds": embedded + time.perf_counter() - start,
+                }
+            )
+    return rows
+
+
+def compare_features(rows, metrics=("accuracy", "nmi")):
+    """Paired per-seed differences of each autoencoder feature from the same recipe on pixels (`BASELINES`).
+
+    Returns:
+        Rows `{"features", "baseline", "method", "metric", "gain", "low", "high", "verdict",
+        "seeds", "seeds_needed", "mean", "baseline_mean"}`.
+    """
+    table = {(r["features"], r["method"], r["seed"]): r for r in rows}
+    out = []
+    for kind, baseline in BASELINES.items():
+        for method in dict.fromkeys(r["method"] for r in rows):
+            seeds = [s for (f, m, s) in table if (f, m) == (kind, method) and (baseline, method, s) in table]
+            if not seeds:
+                continue
+            for metric in metrics:
+                values = [table[kind, method, s][metric] for s in seeds]
+                base = [table[baseline, method, s][metric] for s in seeds]
+                diffs = np.subtract(values, base)
+                gain, low, high = paired_interval(diffs)
+                outcome = verdict(low, high)
+                out.append(
+                    {
+                        "features": kind,
+                        "baseline": baseline,
+                        "method": method,
+                        "metric": metric,
+                        "gain": gain,
+                        "low": low,
+                        "high": high,
+                        "verdict": outcome,
+                        "seeds": len(seeds),
+                        "seeds_needed": seeds_needed(diffs) if outcome == "inconclusive" else None,
+                        "mean": float(np.mean(values)),
+                        "baseline_mean": float(np.mean(base)),
+                    }
+                )
+    return out
