@@ -199,3 +199,37 @@ def test_pseudo_labels_from_neighbourhoods_are_class_balanced():
     assert np.bincount(y, minlength=3).tolist() == [18, 18, 18]
     truth = [int(np.flatnonzero((images == image).all(axis=(1, 2, 3)))[0]) for image in x]
     assert np.mean(classes[truth] == y) == 1.0  # three well-separated classes: every pseudo-label right
+
+
+def test_every_winning_recipe_has_its_ablations_registered():
+    for name in (
+        "neighbourhood_pixels",
+        "semi_supervised_from_autoencoder",
+        "reconstruction_only",
+        "self_training_only",
+    ):
+        assert name in list_strategies()
+    # An ablation's fixed option is not an option of it; the rest of its base's options are.
+    with pytest.raises(ValueError, match="no option.*'pseudo_label_rounds'"):
+        check_options("reconstruction_only", {"pseudo_label_rounds": 2})
+    assert check_options("reconstruction_only", {"unlabeled_batch_size": 8}) == {"unlabeled_batch_size": 8}
+    assert check_options("neighbourhood_pixels", {"pool_images": 50}) == {"pool_images": 50}
+
+
+def test_an_ablation_runs_its_base_with_the_part_removed(tiny_pretrained, images, labels, monkeypatch):
+    from tlkeras import semi_supervised
+
+    calls = []
+    real = semi_supervised.train_semi_supervised
+    monkeypatch.setattr(strategies, "train_semi_supervised", lambda *a, **k: calls.append(k) or real(*a, **k))
+    train_strategy(
+        "reconstruction_only",
+        tiny_pretrained,
+        (images[:30], labels[:30]),
+        images,
+        None,
+        3,
+        schedule=QUICK,
+        unlabeled_batch_size=8,
+    )
+    assert calls[0]["pseudo_label_rounds"] == 0 and calls[0]["unlabeled_batch_size"] == 8

@@ -92,15 +92,16 @@ def check_options(name, options):
         raise ValueError(f"The options of strategy {name!r} must be a dict. Received: {options!r}")
     function = get_strategy(name)
     shared = {"autoencoder", "labeled", "unlabeled", "validation_data", "num_classes", "seed", "schedule", "augment"}
-    own = set()
-    for target in (function, function.forwards_to):
-        if target is not None:
-            own |= {
-                p.name
-                for p in inspect.signature(target).parameters.values()
-                if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
-            }
-    own -= shared
+    own, fixed, target = set(), set(), function
+    while target is not None:  # the strategy, then each function its options are forwarded to
+        own |= {
+            p.name
+            for p in inspect.signature(target).parameters.values()
+            if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+        }
+        fixed |= set(getattr(target, "fixed", {}))
+        target = getattr(target, "forwards_to", None)
+    own -= shared | fixed
     unknown = sorted(set(options) - own)
     if unknown:
         raise ValueError(
@@ -108,6 +109,35 @@ def check_options(name, options):
             f"Received: {options!r}"
         )
     return dict(options)
+
+
+def register_variant(name, base, doc, **fixed):
+    """Register strategy `base` with some of its options fixed, as strategy `name` (an ablation, say).
+
+    Example:
+    >>> _ = register_variant("doc_variant", scratch, "Scratch without dropout.", dropout=0.0)
+    >>> describe("doc_variant"), check_options("doc_variant", {"learning_rate": 1e-4})
+    ('Scratch without dropout.', {'learning_rate': 0.0001})
+    >>> unregister_strategy("doc_variant")
+    """
+
+    def variant(autoencoder, labeled, unlabeled, validation_data, num_classes, *, seed, schedule, augment, **options):
+        return base(
+            autoencoder,
+            labeled,
+            unlabeled,
+            validation_data,
+            num_classes,
+            seed=seed,
+            schedule=schedule,
+            augment=augment,
+            **{**options, **fixed},
+        )
+
+    variant.__name__ = variant.__qualname__ = name
+    variant.__doc__ = doc
+    variant.fixed = dict(fixed)
+    return register_strategy(variant, name=name, forwards_to=base)
 
 
 def train_strategy(
@@ -375,19 +405,28 @@ def neighbourhood(
     return classifier, {**outcome, "pseudo_labels": int(len(y_pseudo))}
 
 
-@register_strategy(forwards_to=neighbourhood)
-def neighbourhood_pixels(
-    autoencoder, labeled, unlabeled, validation_data, num_classes, *, seed, schedule, augment, **options
-):
-    """`neighbourhood` without the autoencoder (UMAP of PCA of the pixels): what the codes add is the difference."""
-    return neighbourhood(
-        autoencoder,
-        labeled,
-        unlabeled,
-        validation_data,
-        num_classes,
-        seed=seed,
-        schedule=schedule,
-        augment=augment,
-        **{**options, "features": "pixels+umap"},
-    )
+# Ablations: each recipe that wins, with one of its parts removed, under a name of its own.
+register_variant(
+    "neighbourhood_pixels",
+    neighbourhood,
+    "`neighbourhood` without the autoencoder (UMAP of PCA of the pixels): what the codes add is the difference.",
+    features="pixels+umap",
+)
+register_variant(
+    "semi_supervised_from_autoencoder",
+    semi_supervised,
+    "`semi_supervised` started from the pretrained encoder and decoder instead of new weights.",
+    start="autoencoder",
+)
+register_variant(
+    "reconstruction_only",
+    semi_supervised,
+    "`semi_supervised` without self-training: cross-entropy on the labels plus reconstruction only.",
+    pseudo_label_rounds=0,
+)
+register_variant(
+    "self_training_only",
+    semi_supervised,
+    "`semi_supervised` without reconstruction: cross-entropy on the labels, then class-balanced self-training.",
+    reconstruction_weight=0.0,
+)
