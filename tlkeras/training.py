@@ -80,8 +80,8 @@ class Schedule:
             if scores:
                 best = int(np.argmax(scores))
                 steps, score = steps + (best + 1) * self.eval_every, float(scores[best])
-            else:
-                steps += len(history.history.get("loss", [])) * self.eval_every
+            else:  # a fixed phase: the weights kept are its last, never checked on validation labels
+                steps, score = steps + len(history.history.get("loss", [])) * self.eval_every, None
         return {"steps": steps, "val_accuracy": score}
 
 
