@@ -24,7 +24,11 @@ strategy is one function here (or in your own module) and its test.
 import functools
 import inspect
 
+import keras
+
 from tlkeras._validation import check_choice, check_images, check_labeled, check_number, check_seed
+from tlkeras.consistency import strong_augmentation as strong_layers
+from tlkeras.consistency import train_consistency
 from tlkeras.models import build_classifier
 from tlkeras.semi_supervised import train_semi_supervised
 from tlkeras.training import Schedule, compile_classifier, train_on_schedule
@@ -231,10 +235,18 @@ def scratch(
     augment,
     learning_rate=LEARNING_RATE,
     dropout=HEAD_DROPOUT,
+    strong_augmentation=False,
 ):
-    """The encoder's architecture, randomly initialised, trained end to end: the baseline."""
+    """The encoder's architecture, randomly initialised, trained end to end: the baseline.
+
+    `strong_augmentation` puts `tlkeras.consistency.strong_augmentation` in front: the baseline
+    a consistency recipe must beat, so that augmentation alone is not counted as its win.
+    """
     encoder = fresh_copy(autoencoder.get_layer("encoder"))
     classifier = build_classifier(encoder, num_classes, normalize="layer", augment=augment, dropout=dropout)
+    if strong_augmentation:
+        inputs = keras.Input(classifier.input_shape[1:], name="image")
+        classifier = keras.Model(inputs, classifier(strong_layers(seed)(inputs)), name="classifier")
     compile_classifier(classifier, learning_rate)
     outcome = train_on_schedule(
         classifier,
@@ -405,6 +417,36 @@ def neighbourhood(
     return classifier, {**outcome, "pseudo_labels": int(len(y_pseudo))}
 
 
+@register_strategy(forwards_to=train_consistency)
+def consistency(
+    autoencoder,
+    labeled,
+    unlabeled,
+    validation_data,
+    num_classes,
+    *,
+    seed,
+    schedule,
+    augment,
+    start="random",
+    dropout=HEAD_DROPOUT,
+    **options,
+):
+    """FixMatch-style consistency: an EMA teacher's sure, class-balanced labels learned under strong augmentation.
+
+    `start`: `"random"` (the autoencoder's architecture, new weights) or `"autoencoder"` (its
+    pretrained encoder); the other options go to `tlkeras.consistency.train_consistency`.
+    Compare it with `scratch_strong`, trained with the same strong augmentation.
+    """
+    check_choice(start, "start", ("autoencoder", "random"))
+    encoder = fresh_copy(autoencoder.get_layer("encoder"), keep_weights=start == "autoencoder")
+    classifier = build_classifier(encoder, num_classes, normalize="layer", augment=augment, dropout=dropout)
+    outcome = train_consistency(
+        classifier, *labeled, unlabeled, validation_data, schedule=schedule, seed=seed, **options
+    )
+    return classifier, outcome
+
+
 # Ablations: each recipe that wins, with one of its parts removed, under a name of its own.
 register_variant(
     "neighbourhood_pixels",
@@ -429,4 +471,10 @@ register_variant(
     semi_supervised,
     "`semi_supervised` without reconstruction: cross-entropy on the labels, then class-balanced self-training.",
     reconstruction_weight=0.0,
+)
+register_variant(
+    "scratch_strong",
+    scratch,
+    "`scratch` under the strong augmentation of `consistency`: the baseline that counts augmentation as augmentation.",
+    strong_augmentation=True,
 )
