@@ -111,3 +111,89 @@ def test_mixed_precision_as_a_context_restores_the_policy_even_on_error():
         assert keras.config.dtype_policy().name == "mixed_bfloat16"
         raise RuntimeError("inside")
     assert keras.config.dtype_policy().name == "float32"
+
+
+# Round three: options checked before work, data files, no lost models.
+
+
+def test_numpy_integers_in_a_pretrain_config_make_a_cache_key(images):
+    from tlkeras.pretraining import PretrainConfig
+
+    config = PretrainConfig(latent_dim=np.int64(8), epochs=np.int32(2), noise_stddev=np.float32(0.1))
+    assert type(config.latent_dim) is int and type(config.epochs) is int and type(config.noise_stddev) is float
+    assert len(config.cache_key(images)) == 16
+
+
+def test_a_cache_dir_that_names_a_file_keeps_the_trained_model(tmp_path, images):
+    from tlkeras.pretraining import PretrainConfig, pretrain_autoencoder
+
+    a_file = tmp_path / "cache"
+    a_file.write_text("not a folder")
+    config = PretrainConfig(filters=(4,), latent_dim=4, epochs=1, batch_size=32)
+    with pytest.warns(UserWarning, match="Not caching the autoencoder"):
+        result = pretrain_autoencoder(config, cache_dir=a_file, images=images, verbose=0)
+    assert result.autoencoder is not None and result.path is None and a_file.read_text() == "not a folder"
+
+
+def test_saves_in_two_threads_leave_the_temporary_folder_usable(tmp_path):
+    import tempfile
+    import threading
+
+    before = tempfile.gettempdir()
+    models = [tiny_autoencoder() for _ in range(2)]
+    threads = [
+        threading.Thread(target=save_model, args=(m, str(tmp_path / f"m{i}.keras"))) for i, m in enumerate(models)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert tempfile.gettempdir() == before and os.path.isdir(tempfile.gettempdir())
+    assert all((tmp_path / f"m{i}.keras").stat().st_size > 0 for i in range(2))
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda x, y: (np.where(np.arange(x.size).reshape(x.shape) == 5, np.nan, x), y), "1 NaN"),
+        (lambda x, y: (x, np.where(np.arange(len(y)) == 0, 2**40, y)), "below 65,536"),
+    ],
+)
+def test_a_data_file_with_nan_pixels_or_huge_labels_is_refused_by_name(tmp_path, change, message):
+    from tlkeras.data import load_npz
+
+    x, y = np.full((6, 4, 4), 0.5, "float32"), np.array([0, 1, 0, 1, 0, 1])
+    x, y = change(x, y)
+    np.savez(tmp_path / "d.npz", x_train=x, y_train=y, x_test=x, y_test=np.zeros(6, "int64"))
+    with pytest.raises(ValueError, match=message):
+        load_npz(tmp_path / "d.npz")
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--source-classes", "1", "1"], "repeat a class"),
+        (["--settings", "generative", "--target", "none"], "nothing would run"),
+        (["--data", "x.npy"], "must be a .npz file"),
+        (["--image-size", "16"], "applies to `--data DIR`"),
+        (["--output", "out", "--cache-dir", "out/cache"], "inside `--output`"),
+    ],
+)
+def test_demo_options_that_spoil_the_run_are_refused_before_any_work(tmp_path, monkeypatch, capsys, extra, message):
+    from tlkeras.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["demo", "--dataset", "digits", "--fast", *extra]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and not (tmp_path / "out").exists()
+
+
+def test_class_zero_can_be_named_and_the_fast_switch_reads_its_words(monkeypatch):
+    from tlkeras.demo_plan import DemoOptions
+
+    assert DemoOptions(source_classes=(0, 1), target_classes=(2, 3)).source_classes == (0, 1)
+    monkeypatch.setenv("TLKERAS_FAST", "true")
+    assert DemoOptions().fast is True
+    monkeypatch.setenv("TLKERAS_FAST", "maybe")
+    with pytest.raises(ValueError, match="TLKERAS_FAST.*maybe"):
+        DemoOptions()

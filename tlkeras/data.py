@@ -273,6 +273,8 @@ DATASETS = {
 
 
 NPZ_ARRAYS = ("x_train", "y_train", "x_test", "y_test")
+# The most classes a dataset file may number: a label of 2**40 would ask for a 2**40-way softmax.
+MAX_CLASSES = 65_536
 
 
 def _npz_images(x, path, key):
@@ -290,10 +292,15 @@ def _npz_images(x, path, key):
         return x.astype("float32") / 255.0
     if not np.issubdtype(x.dtype, np.floating):
         raise ValueError(f"{path!r}: `{key}` must hold uint8 or float pixels. Received: {key}.dtype={x.dtype}")
-    if not np.all(np.isfinite(x)) or x.min() < 0 or x.max() > 1:
+    if not np.all(np.isfinite(x)):
+        raise ValueError(
+            f"{path!r}: float `{key}` must hold finite values in [0, 1]. Received: "
+            f"{int(np.isnan(x).sum())} NaN and {int(np.isinf(x).sum())} infinite value(s)"
+        )
+    if x.min() < 0 or x.max() > 1:
         raise ValueError(
             f"{path!r}: float `{key}` must hold values in [0, 1] (divide 0-255 pixels by 255). "
-            f"Received values in [{np.nanmin(x):g}, {np.nanmax(x):g}]"
+            f"Received values in [{x.min():g}, {x.max():g}]"
         )
     return x.astype("float32")
 
@@ -338,6 +345,11 @@ def load_npz(path):
         raise ValueError(f"{path!r}: train images are {x_train.shape[1:]} but test images {x_test.shape[1:]}.")
     y_train = check_labels(arrays["y_train"], "y_train", length=len(x_train))
     y_test = check_labels(arrays["y_test"], "y_test", length=len(x_test))
+    if len(y_train) and y_train.max() >= MAX_CLASSES:
+        raise ValueError(
+            f"{path!r}: `y_train` holds class {int(y_train.max())}: a classifier would need that many outputs. "
+            f"Class ids must be below {MAX_CLASSES:,} (number the classes 0, 1, 2, ...)."
+        )
     unseen = sorted(set(np.unique(y_test).tolist()) - set(np.unique(y_train).tolist()))
     if unseen:
         raise ValueError(f"{path!r}: `y_test` holds class(es) {unseen} that never occur in `y_train`.")

@@ -67,6 +67,7 @@ class DemoOptions:
         "class_disjoint: classes whose images pretrain the autoencoder (default: the first half)",
         nargs="+",
         type=int,
+        minimum=0,
         metavar="C",
     )
     target_classes: tuple | None = _option(
@@ -74,6 +75,7 @@ class DemoOptions:
         "class_disjoint: classes the classifiers learn (default: the other half)",
         nargs="+",
         type=int,
+        minimum=0,
         metavar="C",
     )
     settings: tuple = _option(
@@ -162,6 +164,31 @@ class DemoOptions:
             raise ValueError(
                 f"`strategies` must include 'scratch', the baseline. Received: strategies={self.strategies}"
             )
+        for name in ("source_classes", "target_classes"):
+            classes = getattr(self, name)
+            if classes is not None:
+                for c in classes:
+                    check_number(c, name, 0, integer=True)
+                if len(set(classes)) != len(classes):
+                    raise ValueError(f"`--{name.replace('_', '-')}` must not repeat a class. Received: {list(classes)}")
+        if self.target == "none" and set(self.settings) <= {"cross_domain", "generative"}:
+            raise ValueError(
+                f"`--settings` {list(self.settings)} need a `--target` dataset, and `--target` is 'none': "
+                "nothing would run."
+            )
+        data_is_folder = self.data is not None and os.path.isdir(self.data)
+        if self.data is not None and not data_is_folder and not str(self.data).lower().endswith(".npz"):
+            raise ValueError(
+                f"`--data` must be a .npz file (x_train, y_train, x_test, y_test) or a folder of images. "
+                f"Received: {self.data!r}"
+            )
+        if not data_is_folder:
+            for name, default in (("image_size", None), ("color_mode", "grayscale")):
+                if getattr(self, name) != default:
+                    raise ValueError(
+                        f"`--{name.replace('_', '-')}` applies to `--data DIR` (a folder of images) only. "
+                        f"Received: {name}={getattr(self, name)!r} with data={self.data!r}"
+                    )
 
     def resolved(self):
         """The options with fast mode applied: a small but complete run for CI."""
@@ -283,6 +310,12 @@ def plan(options):
     check_output_folder(options.output)
     if options.cache_dir:
         check_output_folder(options.cache_dir, "cache-dir")
+        output, cache = (os.path.realpath(p) for p in (options.output, options.cache_dir))
+        if cache == output or cache.startswith(output + os.sep):
+            raise ValueError(
+                f"`--cache-dir` {options.cache_dir!r} lies inside `--output` {options.output!r}, which every run "
+                "replaces whole: the cache would be deleted with the old report. Choose a folder outside it."
+            )
     train, test, extra_unlabeled = load_study_data(options)
     if options.max_test_images:
         test = (test[0][: options.max_test_images], test[1][: options.max_test_images])

@@ -83,16 +83,20 @@ class PretrainConfig:
         if isinstance(self.filters, str) or not isinstance(self.filters, (tuple, list)) or not self.filters:
             raise ValueError(f"`filters` must be a non-empty tuple of positive integers. Received: {self.filters!r}")
         object.__setattr__(self, "filters", tuple(check_number(f, "filters", 1, integer=True) for f in self.filters))
-        check_number(self.latent_dim, "latent_dim", 1, integer=True)
-        check_choice(self.upsampling, "upsampling", UPSAMPLING)
-        check_number(self.noise_stddev, "noise_stddev", 0, 1)
-        check_number(self.epochs, "epochs", 1, integer=True)
-        check_number(self.min_steps, "min_steps", 0, integer=True)
-        check_number(self.batch_size, "batch_size", 1, integer=True)
-        check_number(self.learning_rate, "learning_rate", 0, math.inf, closed="neither")
+        checked = {
+            "latent_dim": check_number(self.latent_dim, "latent_dim", 1, integer=True),
+            "noise_stddev": check_number(self.noise_stddev, "noise_stddev", 0, 1),
+            "epochs": check_number(self.epochs, "epochs", 1, integer=True),
+            "min_steps": check_number(self.min_steps, "min_steps", 0, integer=True),
+            "batch_size": check_number(self.batch_size, "batch_size", 1, integer=True),
+            "learning_rate": check_number(self.learning_rate, "learning_rate", 0, math.inf, closed="neither"),
+            "seed": check_seed(self.seed),
+        }
         if self.max_images is not None:
-            check_number(self.max_images, "max_images", 1, integer=True)
-        check_seed(self.seed)
+            checked["max_images"] = check_number(self.max_images, "max_images", 1, integer=True)
+        check_choice(self.upsampling, "upsampling", UPSAMPLING)
+        for name, value in checked.items():  # plain Python numbers: NumPy's cannot be written to the cache's JSON
+            object.__setattr__(self, name, value)
 
     def to_dict(self):
         return {**dataclasses.asdict(self), "filters": list(self.filters)}
@@ -285,7 +289,8 @@ def pretrain_autoencoder(config=PretrainConfig(), cache_dir=None, images=None, v
         try:
             save_model(autoencoder, path)
             write_json(meta_path, {"config": config.to_dict(), "history": history, "seconds": seconds})
-        except PermissionError as e:  # a shared, read-only cache (a class's): keep the model, not the entry
+        except (PermissionError, NotADirectoryError, FileExistsError) as e:
+            # a shared, read-only cache (a class's), or a cache_dir that names a file: keep the model, not the entry
             warnings.warn(f"Not caching the autoencoder: {e}", stacklevel=2)
             path = None
     return Pretrained(autoencoder, history, seconds, False, path)

@@ -11,6 +11,7 @@ import os
 import shutil
 import stat
 import tempfile
+import threading
 import zipfile
 
 import keras
@@ -79,6 +80,10 @@ def atomic_path(path):
             os.remove(tmp)
 
 
+# `tempfile.tempdir` is process-wide: two saves in two threads must not swap it under each other.
+_TEMPDIR_LOCK = threading.Lock()
+
+
 @contextlib.contextmanager
 def _scratch_dir_beside(path):
     """Point `tempfile` at a private folder beside `path` while Keras saves.
@@ -88,14 +93,17 @@ def _scratch_dir_beside(path):
     removed by the next save of the same file.
     """
     path = os.path.realpath(os.fspath(path))
-    scratch = tempfile.mkdtemp(dir=os.path.dirname(path), prefix=f".{os.path.basename(path)}{_TMP_MARK}{os.getpid()}-")
-    previous = tempfile.tempdir
-    tempfile.tempdir = scratch
-    try:
-        yield
-    finally:
-        tempfile.tempdir = previous
-        shutil.rmtree(scratch, ignore_errors=True)
+    with _TEMPDIR_LOCK:
+        scratch = tempfile.mkdtemp(
+            dir=os.path.dirname(path), prefix=f".{os.path.basename(path)}{_TMP_MARK}{os.getpid()}-"
+        )
+        previous = tempfile.tempdir
+        tempfile.tempdir = scratch
+        try:
+            yield
+        finally:
+            tempfile.tempdir = previous
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 def write_text(path, text):
