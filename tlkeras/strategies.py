@@ -22,180 +22,27 @@ strategy is one function here (or in your own module) and its test.
 """
 
 import functools
-import inspect
 
 import keras
 
-from tlkeras._validation import check_choice, check_images, check_labeled, check_number, check_seed
+from tlkeras._registry import (  # noqa: F401 (the registry's API is this module's)
+    DEFAULT_AUGMENT,
+    check_options,
+    describe,
+    get_strategy,
+    list_strategies,
+    register_strategy,
+    register_variant,
+    train_strategy,
+    unregister_strategy,
+)
+from tlkeras._validation import check_choice
 from tlkeras.consistency import strong_augmentation as strong_layers
 from tlkeras.consistency import train_consistency
 from tlkeras.models import build_classifier
 from tlkeras.semi_supervised import train_semi_supervised
-from tlkeras.training import Schedule, compile_classifier, train_on_schedule
+from tlkeras.training import compile_classifier, train_on_schedule
 from tlkeras.transfer import extract_encoder, fine_tune, fresh_copy
-
-# The augmentation every strategy of a study gets, unless the study says otherwise (no flips for digits).
-DEFAULT_AUGMENT = ("translate", "flip")
-_REGISTRY = {}
-
-
-def register_strategy(function=None, *, name=None, forwards_to=None):
-    """Register `function` as a strategy under `name` (default: the function's name).
-
-    Used as `@register_strategy` or `@register_strategy(name=..., forwards_to=...)`.
-    `forwards_to` names the function that the strategy's `**options` are passed to,
-    so that their names are checked before any training.
-
-    Example:
-    >>> @register_strategy(name="doc_example")
-    ... def doc_example(autoencoder, labeled, unlabeled, validation_data, num_classes, *, seed, schedule, augment):
-    ...     '''An example: never used.'''
-    >>> "doc_example" in list_strategies()
-    True
-    >>> unregister_strategy("doc_example")
-    """
-
-    def register(function):
-        key = name or function.__name__
-        if not isinstance(key, str) or not key.isidentifier():
-            raise ValueError(f"A strategy's `name` must be an identifier. Received: name={key!r}")
-        if key in _REGISTRY:
-            raise ValueError(f"A strategy named {key!r} is already registered; unregister_strategy({key!r}) first.")
-        function.forwards_to = forwards_to
-        _REGISTRY[key] = function
-        return function
-
-    return register if function is None else register(function)
-
-
-def unregister_strategy(name):
-    """Remove a strategy from the registry (a test's, or one you replace)."""
-    _REGISTRY.pop(check_choice(name, "name", tuple(_REGISTRY)))
-
-
-def list_strategies():
-    """The registered strategies' names, in the order they were registered (`scratch` first)."""
-    return tuple(_REGISTRY)
-
-
-def get_strategy(name):
-    """The function registered as `name`; an unknown name is a `ValueError` that lists the others."""
-    return _REGISTRY[check_choice(name, "strategy", tuple(_REGISTRY))]
-
-
-def describe(name):
-    """The first line of the strategy's docstring: what the reports and `--help` say about it."""
-    return (inspect.getdoc(get_strategy(name)) or name).splitlines()[0]
-
-
-def check_options(name, options):
-    """Refuse option names strategy `name` does not take, before any training; return the options as a dict."""
-    if options is None:
-        return {}
-    if not isinstance(options, dict):
-        raise ValueError(f"The options of strategy {name!r} must be a dict. Received: {options!r}")
-    function = get_strategy(name)
-    shared = {"autoencoder", "labeled", "unlabeled", "validation_data", "num_classes", "seed", "schedule", "augment"}
-    own, fixed, target = set(), set(), function
-    while target is not None:  # the strategy, then each function its options are forwarded to
-        own |= {
-            p.name
-            for p in inspect.signature(target).parameters.values()
-            if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
-        }
-        fixed |= set(getattr(target, "fixed", {}))
-        target = getattr(target, "forwards_to", None)
-    own -= shared | fixed
-    unknown = sorted(set(options) - own)
-    if unknown:
-        raise ValueError(
-            f"Strategy {name!r} takes no option(s) {unknown}; its options are {sorted(own) or 'none'}. "
-            f"Received: {options!r}"
-        )
-    return dict(options)
-
-
-def register_variant(name, base, doc, **fixed):
-    """Register strategy `base` with some of its options fixed, as strategy `name` (an ablation, say).
-
-    Example:
-    >>> _ = register_variant("doc_variant", scratch, "Scratch without dropout.", dropout=0.0)
-    >>> describe("doc_variant"), check_options("doc_variant", {"learning_rate": 1e-4})
-    ('Scratch without dropout.', {'learning_rate': 0.0001})
-    >>> unregister_strategy("doc_variant")
-    """
-
-    def variant(autoencoder, labeled, unlabeled, validation_data, num_classes, *, seed, schedule, augment, **options):
-        return base(
-            autoencoder,
-            labeled,
-            unlabeled,
-            validation_data,
-            num_classes,
-            seed=seed,
-            schedule=schedule,
-            augment=augment,
-            **{**options, **fixed},
-        )
-
-    variant.__name__ = variant.__qualname__ = name
-    variant.__doc__ = doc
-    variant.fixed = dict(fixed)
-    return register_strategy(variant, name=name, forwards_to=base)
-
-
-def train_strategy(
-    name,
-    autoencoder,
-    labeled,
-    unlabeled,
-    validation_data,
-    num_classes,
-    seed=0,
-    schedule=Schedule(),
-    augment=DEFAULT_AUGMENT,
-    **options,
-):
-    """Build and train the classifier of strategy `name` (see `list_strategies()`); the arguments checked first.
-
-    Args:
-        name: a registered strategy.
-        autoencoder: the pretrained autoencoder (`encoder` and `decoder` sub-models); never changed.
-        labeled: `(x, y)`, the few labeled images.
-        unlabeled: unlabeled images (feature statistics; a semi-supervised strategy's pool).
-        validation_data: `(x_val, y_val)`, labeled images apart from training and test, to
-            choose the length on; `None` for a fixed schedule of `schedule.max_steps`.
-        num_classes: number of classes.
-        seed: seed of the batches. Defaults to `0`.
-        schedule: a `Schedule`. Defaults to `Schedule()`.
-        augment: augmentation layers of the classifier. Defaults to `DEFAULT_AUGMENT`.
-        **options: the strategy's own options (`check_options`).
-
-    Returns:
-        `(classifier, info)`, info `{"steps", "val_accuracy"}` of the weights kept.
-    """
-    function = get_strategy(name)
-    options = check_options(name, options)
-    shape = autoencoder.input_shape[1:]
-    num_classes = check_number(num_classes, "num_classes", 2, integer=True)
-    labeled = check_labeled(labeled, "labeled", shape, num_classes)
-    unlabeled = check_images(unlabeled, "unlabeled", expected_shape=shape)
-    if validation_data is not None:
-        validation_data = check_labeled(validation_data, "validation_data", shape, num_classes)
-    if not isinstance(schedule, Schedule):
-        raise ValueError(f"`schedule` must be a tlkeras.training.Schedule. Received: schedule={schedule!r}")
-    seed = check_seed(seed)
-    return function(
-        autoencoder,
-        labeled,
-        unlabeled,
-        validation_data,
-        num_classes,
-        seed=seed,
-        schedule=schedule,
-        augment=tuple(augment),
-        **options,
-    )
 
 
 def _fine_tune_on_schedule(classifier, labeled, validation_data, schedule, seed, head_learning_rate, fine_tune_rate):
