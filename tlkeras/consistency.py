@@ -5,9 +5,9 @@ predict, for a *strongly* augmented image, the class it is confident of for a *w
 augmented one. This version keeps to built-in Keras layers and `fit`, so it runs on every
 backend:
 
-- a **teacher**, an exponential moving average (EMA) of the student's weights, labels the
-  unlabeled pool (the student's own weak augmentation switched off) after every chunk of
-  `schedule.eval_every` steps;
+- a **teacher**, an exponential moving average (EMA) of the student's weights (moved once a
+  chunk of `schedule.eval_every` steps, by what `ema_decay` per step adds up to), labels the
+  unlabeled pool (the student's own weak augmentation switched off) before every chunk;
 - only predictions at least `threshold` sure become pseudo-labels, **class-balanced**: no class
   keeps more than the median count of the classes (a light form of distribution alignment, so
   that early favourites do not flood the rest);
@@ -46,16 +46,22 @@ def strong_augmentation(seed=None):
 
 
 class _TeacherAverage(keras.callbacks.Callback):
-    """Keeps `teacher`'s weights an exponential moving average of the student's, batch by batch."""
+    """Keeps `teacher`'s weights an exponential moving average of the student's, chunk by chunk.
 
-    def __init__(self, student, teacher, decay):
+    The average moves at the end of every chunk of `steps` steps by `decay ** steps`, what a
+    per-step average with `decay` moves over a chunk of steady weights: the teacher only labels
+    the pool between chunks, and between chunks every backend has the weights at hand (JAX
+    keeps them inside `fit` during a chunk).
+    """
+
+    def __init__(self, student, teacher, decay, steps):
         super().__init__()
-        self.student, self.teacher, self.decay = student, teacher, decay
+        self.student, self.teacher, self.keep = student, teacher, decay**steps
 
-    def on_train_batch_end(self, batch, logs=None):
+    def on_epoch_end(self, epoch, logs=None):
         self.teacher.set_weights(
             [
-                self.decay * t + (1.0 - self.decay) * s
+                self.keep * t + (1.0 - self.keep) * s
                 for t, s in zip(self.teacher.get_weights(), self.student.get_weights(), strict=True)
             ]
         )
@@ -207,7 +213,7 @@ def train_consistency(
         epochs=schedule.epochs,
         callbacks=[
             _Refresh(batches, teacher),
-            _TeacherAverage(classifier, teacher, ema_decay),
+            _TeacherAverage(classifier, teacher, ema_decay, schedule.eval_every),
             *schedule.callbacks(classifier, validation_data),
         ],
         verbose=0,
