@@ -7,7 +7,7 @@ this module holds only the machinery, so that it reads apart from the recipes.
 import inspect
 
 from tlkeras._validation import check_choice, check_images, check_labeled, check_number, check_seed
-from tlkeras.training import Schedule
+from tlkeras.training import Schedule, check_schedule
 
 # The augmentation every strategy of a study gets, unless the study says otherwise (no flips for digits).
 DEFAULT_AUGMENT = ("translate", "flip")
@@ -160,8 +160,7 @@ def train_strategy(
     unlabeled = check_images(unlabeled, "unlabeled", expected_shape=shape)
     if validation_data is not None:
         validation_data = check_labeled(validation_data, "validation_data", shape, num_classes)
-    if not isinstance(schedule, Schedule):
-        raise ValueError(f"`schedule` must be a tlkeras.training.Schedule. Received: schedule={schedule!r}")
+    check_schedule(schedule)
     seed = check_seed(seed)
     return function(
         autoencoder,

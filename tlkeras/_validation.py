@@ -9,6 +9,7 @@ internals. Functions check every argument before they change any state.
 
 import math
 import numbers
+import os
 
 import keras
 import numpy as np
@@ -65,6 +66,21 @@ def check_positive_int(value, name, minimum=1):
 def check_seed(value, name="seed"):
     """A seed: an integer in [0, 2**32 - 1], as NumPy and Keras accept."""
     return check_number(value, name, 0, 2**32 - 1, integer=True)
+
+
+def check_seeds(seeds, name="seeds"):
+    """A non-empty tuple of distinct seeds: repeated seeds are not independent runs (a falsely narrow interval).
+
+    Example:
+    >>> check_seeds([0, 1])
+    (0, 1)
+    """
+    if isinstance(seeds, (str, numbers.Integral)) or not isinstance(seeds, (tuple, list, range)) or not seeds:
+        raise ValueError(f"`{name}` must be a non-empty tuple of seeds. Received: {name}={seeds!r}")
+    seeds = tuple(check_seed(s, name) for s in seeds)
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"`{name}` must not repeat a seed (repeats are not independent runs). Received: {seeds}")
+    return seeds
 
 
 def check_choice(value, name, choices):
@@ -250,8 +266,6 @@ def fast_mode(environ=None):
     >>> fast_mode({"TLKERAS_FAST": "true"}), fast_mode({})
     (True, False)
     """
-    import os
-
     value = (os.environ if environ is None else environ).get(FAST_MODE_VARIABLE, "")
     if value.strip().lower() in _TRUE:
         return True

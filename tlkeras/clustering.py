@@ -20,8 +20,8 @@ import time
 
 import numpy as np
 
-from tlkeras._validation import check_choices, check_images, check_labels, check_number, check_seed
-from tlkeras.statistics import paired_interval, seeds_needed, verdict
+from tlkeras._validation import check_choices, check_images, check_labels, check_number, check_seeds
+from tlkeras.statistics import paired_comparison
 
 FEATURES = ("autoencoder", "autoencoder+umap", "pixels", "pixels+umap")
 METHODS = ("kmeans", "gmm")
@@ -139,11 +139,7 @@ def clustering_study(
     labels = check_labels(labels, "labels", length=len(images))
     features = check_choices(tuple(features) if not isinstance(features, str) else features, "features", FEATURES)
     methods = check_choices(tuple(methods) if not isinstance(methods, str) else methods, "methods", METHODS)
-    if isinstance(seeds, (int, np.integer)) or not seeds:
-        raise ValueError(f"`seeds` must be a non-empty tuple of seeds. Received: seeds={seeds!r}")
-    seeds = tuple(check_seed(s, "seeds") for s in seeds)
-    if len(set(seeds)) != len(seeds):
-        raise ValueError(f"`seeds` must not repeat a seed (repeats are not independent runs). Received: {seeds}")
+    seeds = check_seeds(seeds)
     classes = len(np.unique(labels))
     num_clusters = classes if num_clusters is None else check_number(num_clusters, "num_clusters", 2, integer=True)
     count = len(images) if max_images is None else check_number(max_images, "max_images", 2, len(images), integer=True)
@@ -191,21 +187,13 @@ def compare_features(rows, metrics=("accuracy", "nmi")):
             for metric in metrics:
                 values = [table[kind, method, s][metric] for s in seeds]
                 base = [table[baseline, method, s][metric] for s in seeds]
-                diffs = np.subtract(values, base)
-                gain, low, high = paired_interval(diffs)
-                outcome = verdict(low, high)
                 out.append(
                     {
                         "features": kind,
                         "baseline": baseline,
                         "method": method,
                         "metric": metric,
-                        "gain": gain,
-                        "low": low,
-                        "high": high,
-                        "verdict": outcome,
-                        "seeds": len(seeds),
-                        "seeds_needed": seeds_needed(diffs) if outcome == "inconclusive" else None,
+                        **paired_comparison(np.subtract(values, base)),
                         "mean": float(np.mean(values)),
                         "baseline_mean": float(np.mean(base)),
                     }

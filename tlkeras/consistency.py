@@ -28,7 +28,7 @@ from keras import layers
 
 from tlkeras._validation import check_images, check_labeled, check_labels, check_number, check_seed
 from tlkeras.semi_supervised import balanced_confident
-from tlkeras.training import Schedule, fit_or_raise
+from tlkeras.training import Schedule, check_schedule, fit_or_raise
 
 
 def strong_augmentation(seed=None):
@@ -181,8 +181,7 @@ def train_consistency(
     ]
     if validation_data is not None:
         validation_data = check_labeled(validation_data, "validation_data", shape, num_classes)
-    if not isinstance(schedule, Schedule):
-        raise ValueError(f"`schedule` must be a tlkeras.training.Schedule. Received: schedule={schedule!r}")
+    check_schedule(schedule)
     check_number(threshold, "threshold", 0, 1)
     unlabeled_ratio = check_number(unlabeled_ratio, "unlabeled_ratio", 1, integer=True)
     check_number(ema_decay, "ema_decay", 0, 1, closed="left")

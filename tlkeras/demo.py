@@ -34,16 +34,13 @@ from tlkeras.demo_plan import DemoOptions, plan
 from tlkeras.generative import generative_transfer, summarize_generative
 from tlkeras.models import build_classifier
 from tlkeras.precision import mixed_precision
-from tlkeras.pretraining import PretrainConfig, pretrain_autoencoder, reconstruction_quality
+from tlkeras.pretraining import POOR_RECONSTRUCTION, PretrainConfig, pretrain_autoencoder, reconstruction_quality
 from tlkeras.reports import comparison_table, demo_report, write_results
 from tlkeras.saving import write_text
 from tlkeras.statistics import compare_with_scratch, summarize
 from tlkeras.study import label_efficiency, protocol
 from tlkeras.training import Schedule
 from tlkeras.transfer import extract_encoder, freeze, trainable_report
-
-# An autoencoder whose test MSE is above this share of the mean image's has learned little (the report says so).
-POOR_RECONSTRUCTION = 0.8
 
 
 def _say(message):
@@ -228,7 +225,6 @@ def _run(study, out, command):
         pretrained=pretrained,
         quality=quality,
         seconds=time.perf_counter() - started,
-        poor_reconstruction=POOR_RECONSTRUCTION,
     )
     write_text(os.path.join(out, "report.md"), report)
     _say(comparison_table(rows))

@@ -10,8 +10,8 @@ import math
 import keras
 import numpy as np
 
-from tlkeras._validation import check_images, check_model, check_number, check_seed
-from tlkeras.statistics import paired_interval, verdict
+from tlkeras._validation import check_images, check_model, check_number, check_seeds
+from tlkeras.statistics import paired_comparison
 from tlkeras.training import fit_or_raise
 from tlkeras.transfer import fresh_copy
 
@@ -68,11 +68,7 @@ def generative_transfer(
     check_number(noise_stddev, "noise_stddev", 0, 1)
     if max_test_images is not None:
         x_test = x_test[: check_number(max_test_images, "max_test_images", 1, integer=True)]
-    if isinstance(seeds, (int, np.integer)) or not seeds:
-        raise ValueError(f"`seeds` must be a non-empty tuple of seeds. Received: seeds={seeds!r}")
-    seeds = tuple(check_seed(seed, "seeds") for seed in seeds)
-    if len(set(seeds)) != len(seeds):
-        raise ValueError(f"`seeds` must not repeat a seed (repeats are not independent runs). Received: {seeds}")
+    seeds = check_seeds(seeds)
     results = []
     for seed in seeds:
         picked = x_train[np.random.default_rng(seed).choice(len(x_train), num_images, replace=False)]
@@ -106,14 +102,11 @@ def generative_transfer(
 def summarize_generative(results):
     """Mean MSEs and the paired ratio fine-tuned / scratch with its 95 % CI and verdict (`wins`: CI below 1)."""
     ratios = [r["fine_tuned_mse"] / r["scratch_mse"] for r in results]
-    ratio, low, high = paired_interval(ratios)
+    comparison = paired_comparison(ratios, reference=1.0, lower_is_better=True)
     return {
         "images": results[0]["images"],
         "scratch_mse": float(np.mean([r["scratch_mse"] for r in results])),
         "fine_tuned_mse": float(np.mean([r["fine_tuned_mse"] for r in results])),
-        "ratio": ratio,
-        "low": low,
-        "high": high,
-        "verdict": verdict(low, high, reference=1.0, lower_is_better=True),
-        "seeds": len(results),
+        "ratio": comparison.pop("gain"),
+        **comparison,
     }

@@ -11,10 +11,8 @@ class; the `neighbourhood` strategy (`tlkeras.strategies`) trains a CNN on them.
 import numpy as np
 
 from tlkeras._validation import check_choice, check_number
-from tlkeras.clustering import embed
+from tlkeras.clustering import FEATURES, embed
 from tlkeras.semi_supervised import balanced_confident
-
-EMBEDDINGS = ("autoencoder+umap", "pixels+umap", "autoencoder", "pixels")
 
 
 def neighbourhood_pseudo_labels(
@@ -27,7 +25,7 @@ def neighbourhood_pseudo_labels(
         labeled: `(x, y)`, the few labeled images.
         unlabeled: the unlabeled images; the first `pool_images` are embedded and labeled.
         num_classes: number of classes.
-        features: the embedding, one of `EMBEDDINGS` (see `tlkeras.clustering.embed`).
+        features: the embedding, one of `tlkeras.clustering.FEATURES` (see `tlkeras.clustering.embed`).
             Defaults to `"autoencoder+umap"`.
         pool_images: unlabeled images embedded with the labeled ones. Defaults to `10000`.
         share: share of the pool returned, the same number per class. Defaults to `0.5`.
@@ -38,7 +36,7 @@ def neighbourhood_pseudo_labels(
     """
     from sklearn.linear_model import LogisticRegression
 
-    check_choice(features, "features", EMBEDDINGS)
+    check_choice(features, "features", FEATURES)
     pool_images = check_number(pool_images, "pool_images", 1, integer=True)
     share = check_number(share, "share", 0, 1, closed="right")
     x, y = labeled

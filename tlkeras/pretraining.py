@@ -296,6 +296,10 @@ def pretrain_autoencoder(config=PretrainConfig(), cache_dir=None, images=None, v
     return Pretrained(autoencoder, history, seconds, False, path)
 
 
+# An autoencoder whose test MSE is above this share of the mean image's has learned little (reports say so).
+POOR_RECONSTRUCTION = 0.8
+
+
 def reconstruction_quality(autoencoder, train_images, test_images):
     """The autoencoder's test MSE against the MSE of predicting the mean training image for every test image.
 

@@ -3,6 +3,7 @@
 import math
 import os
 
+from tlkeras.pretraining import POOR_RECONSTRUCTION
 from tlkeras.saving import write_json, write_text
 from tlkeras.strategies import describe
 
@@ -26,6 +27,16 @@ def markdown_table(summary, setting=None):
     return "\n".join(lines)
 
 
+def _interval_and_verdict(row, scale=1.0, digits=1):
+    """The `[low, high]` and verdict cells of a comparison row (`tlkeras.statistics.paired_comparison`)."""
+    if math.isnan(row["low"]):
+        interval = "n/a"
+    else:
+        interval = f"[{scale * row['low']:+.{digits}f}, {scale * row['high']:+.{digits}f}]"
+    needed = row.get("seeds_needed")
+    return interval, row["verdict"] + (f" (about {needed} seeds would tell)" if needed else "")
+
+
 def comparison_table(rows, unit="points", scale=100.0):
     """Paired comparisons as a Markdown table: gain, 95 % CI, verdict."""
     lines = [
@@ -33,9 +44,7 @@ def comparison_table(rows, unit="points", scale=100.0):
         "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        interval = "n/a" if math.isnan(r["low"]) else f"[{scale * r['low']:+.1f}, {scale * r['high']:+.1f}]"
-        needed = r.get("seeds_needed")
-        said = r["verdict"] + (f" (about {needed} seeds would tell)" if needed else "")
+        interval, said = _interval_and_verdict(r, scale)
         lines.append(
             f"| {r['setting']} | {r['labels_per_class']} | {r['strategy']} | {scale * r['gain']:+.1f} {unit} | "
             f"{interval} | {said} | {r['seeds']} |"
@@ -85,9 +94,7 @@ def clustering_table(rows):
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        interval = "n/a" if math.isnan(r["low"]) else f"[{r['low']:+.3f}, {r['high']:+.3f}]"
-        needed = r.get("seeds_needed")
-        said = r["verdict"] + (f" (about {needed} seeds would tell)" if needed else "")
+        interval, said = _interval_and_verdict(r, digits=3)
         lines.append(
             f"| {r['features']} | {r['baseline']} | {r['method']} | {r['metric']} | {r['mean']:.3f} | "
             f"{r['baseline_mean']:.3f} | {r['gain']:+.3f} | {interval} | {said} | {r['seeds']} |"
@@ -105,7 +112,6 @@ def demo_report(
     quality,
     seconds,
     clustering_rows=(),
-    poor_reconstruction=0.8,
 ):
     """The Markdown of `tlkeras demo`'s `report.md`: the map, the accuracies, what each strategy is, how it ran."""
     import keras
@@ -134,7 +140,7 @@ def demo_report(
             f"(PCA; `+umap`: through UMAP, the N2D recipe):\n\n{clustering_table(clustering_rows)}"
         )
     warning = ""
-    if quality["ratio"] > poor_reconstruction:
+    if quality["ratio"] > POOR_RECONSTRUCTION:
         warning = (
             f"\n\n**Warning: the autoencoder is barely better than the mean image** (its MSE is "
             f"{quality['ratio']:.0%} of the mean image's): it learned little, and every transfer row above measures "

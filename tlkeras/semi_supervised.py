@@ -42,7 +42,7 @@ from tlkeras._validation import (
     check_seed,
     check_submodel,
 )
-from tlkeras.training import Schedule, train_on_schedule
+from tlkeras.training import Schedule, check_schedule, train_on_schedule
 
 
 def build_semi_supervised_model(
@@ -194,8 +194,7 @@ def train_semi_supervised(
     x_unlabeled = check_images(x_unlabeled, "x_unlabeled", expected_shape=shape)
     if validation_data is not None:
         validation_data = check_labeled(validation_data, "validation_data", shape, num_classes)
-    if not isinstance(schedule, Schedule):
-        raise ValueError(f"`schedule` must be a tlkeras.training.Schedule. Received: schedule={schedule!r}")
+    check_schedule(schedule)
     check_number(unlabeled_batch_size, "unlabeled_batch_size", 1, integer=True)
     check_number(learning_rate, "learning_rate", 0, math.inf, closed="neither")
     check_number(reconstruction_weight, "reconstruction_weight", 0, math.inf, closed="left")

@@ -86,6 +86,35 @@ def seeds_needed(differences, confidence=0.95, most=1000):
     return None
 
 
+def paired_comparison(differences, reference=0.0, lower_is_better=False):
+    """Paired per-seed values read as one comparison: mean, 95 % interval, verdict, seeds.
+
+    Args:
+        differences: one value per paired seed: a difference (`reference` 0) or a ratio (`reference` 1).
+        reference: the value of no change. Defaults to `0.0`.
+        lower_is_better: the values are costs (a ratio of MSEs). Defaults to `False`.
+
+    Returns:
+        `{"gain", "low", "high", "verdict", "seeds", "seeds_needed"}`; `seeds_needed` only
+        where the verdict is `inconclusive` (else `None`).
+
+    Example:
+    >>> paired_comparison([0.02, 0.04, 0.03])["verdict"]
+    'wins'
+    """
+    differences = np.asarray(differences, dtype="float64")
+    gain, low, high = paired_interval(differences)
+    outcome = verdict(low, high, reference, lower_is_better)
+    return {
+        "gain": gain,
+        "low": low,
+        "high": high,
+        "verdict": outcome,
+        "seeds": len(differences),
+        "seeds_needed": seeds_needed(differences - reference) if outcome == "inconclusive" else None,
+    }
+
+
 def compare_with_scratch(runs, baseline="scratch", key="accuracy", lower_is_better=False):
     """Paired per-seed differences against `baseline`, with a 95 % CI and a verdict, per setting, budget and strategy.
 
@@ -112,21 +141,7 @@ def compare_with_scratch(runs, baseline="scratch", key="accuracy", lower_is_bett
         if not pairs:
             continue
         diffs = [(b - a) if lower_is_better else (a - b) for a, b in pairs]
-        gain, low, high = paired_interval(diffs)
-        outcome = verdict(low, high)
-        rows.append(
-            {
-                "setting": setting,
-                "labels_per_class": n,
-                "strategy": strategy,
-                "gain": gain,
-                "low": low,
-                "high": high,
-                "verdict": outcome,
-                "seeds": len(pairs),
-                "seeds_needed": seeds_needed(diffs) if outcome == "inconclusive" else None,
-            }
-        )
+        rows.append({"setting": setting, "labels_per_class": n, "strategy": strategy, **paired_comparison(diffs)})
     return rows
 
 

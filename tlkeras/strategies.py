@@ -61,6 +61,52 @@ def _fine_tune_on_schedule(classifier, labeled, validation_data, schedule, seed,
     return schedule.outcome(*(h for h in (history.head, history.fine_tune) if h is not None))
 
 
+def _classifier(encoder, num_classes, augment, dropout):
+    """The head of the recipes that train their encoder: LayerNormalization, dropout, softmax."""
+    return build_classifier(encoder, num_classes, normalize="layer", augment=augment, dropout=dropout)
+
+
+def _probe(autoencoder, unlabeled, num_classes, augment, reference_images):
+    """A linear head on the pretrained encoder's features, standardised with unlabeled images' statistics."""
+    return build_classifier(
+        extract_encoder(autoencoder),
+        num_classes,
+        normalize="standard",
+        reference_images=unlabeled[:reference_images],
+        augment=augment,
+    )
+
+
+def _train_new_network(
+    autoencoder,
+    labeled,
+    validation_data,
+    num_classes,
+    *,
+    seed,
+    schedule,
+    augment,
+    learning_rate,
+    dropout,
+    pseudo=None,
+    strong_augmentation=False,
+):
+    """The encoder's architecture with new weights under `_classifier`, trained on `schedule`.
+
+    `pseudo`: pseudo-labeled images filling half of each batch; `strong_augmentation`: the
+    strong augmentation of `tlkeras.consistency` in front of the classifier.
+    """
+    classifier = _classifier(fresh_copy(autoencoder.get_layer("encoder")), num_classes, augment, dropout)
+    if strong_augmentation:
+        inputs = keras.Input(classifier.input_shape[1:], name="image")
+        classifier = keras.Model(inputs, classifier(strong_layers(seed)(inputs)), name="classifier")
+    compile_classifier(classifier, learning_rate)
+    batches = schedule.batches(*labeled, seed, pseudo=pseudo)
+    return classifier, train_on_schedule(
+        classifier, classifier, batches, validation_data, schedule, hint="lower `learning_rate`"
+    )
+
+
 # Defaults shared by several recipes, each written once.
 LEARNING_RATE = 1e-3  # Adam, for a network trained from the start and for a new head
 PROBE_LEARNING_RATE = 1e-2  # a linear head on frozen, standardised features
@@ -89,21 +135,18 @@ def scratch(
     `strong_augmentation` puts `tlkeras.consistency.strong_augmentation` in front: the baseline
     a consistency recipe must beat, so that augmentation alone is not counted as its win.
     """
-    encoder = fresh_copy(autoencoder.get_layer("encoder"))
-    classifier = build_classifier(encoder, num_classes, normalize="layer", augment=augment, dropout=dropout)
-    if strong_augmentation:
-        inputs = keras.Input(classifier.input_shape[1:], name="image")
-        classifier = keras.Model(inputs, classifier(strong_layers(seed)(inputs)), name="classifier")
-    compile_classifier(classifier, learning_rate)
-    outcome = train_on_schedule(
-        classifier,
-        classifier,
-        schedule.batches(*labeled, seed),
+    return _train_new_network(
+        autoencoder,
+        labeled,
         validation_data,
-        schedule,
-        hint="lower `learning_rate`",
+        num_classes,
+        seed=seed,
+        schedule=schedule,
+        augment=augment,
+        learning_rate=learning_rate,
+        dropout=dropout,
+        strong_augmentation=strong_augmentation,
     )
-    return classifier, outcome
 
 
 @register_strategy
@@ -121,14 +164,8 @@ def frozen(
     reference_images=REFERENCE_IMAGES,
 ):
     """The pretrained encoder frozen, a linear head on standardised features (a linear probe)."""
-    classifier = build_classifier(
-        extract_encoder(autoencoder),
-        num_classes,
-        normalize="standard",
-        reference_images=unlabeled[:reference_images],
-        augment=augment,
-    )
-    return classifier, _fine_tune_on_schedule(classifier, labeled, validation_data, schedule, seed, learning_rate, 0)
+    classifier = _probe(autoencoder, unlabeled, num_classes, augment, reference_images)
+    return classifier, _fine_tune_on_schedule(classifier, labeled, validation_data, schedule, seed, learning_rate, None)
 
 
 @register_strategy
@@ -147,9 +184,7 @@ def fine_tuned(
     dropout=HEAD_DROPOUT,
 ):
     """The textbook two phases: a new head on the frozen encoder, then everything at a lower learning rate."""
-    classifier = build_classifier(
-        extract_encoder(autoencoder), num_classes, normalize="layer", augment=augment, dropout=dropout
-    )
+    classifier = _classifier(extract_encoder(autoencoder), num_classes, augment, dropout)
     outcome = _fine_tune_on_schedule(
         classifier, labeled, validation_data, schedule, seed, head_learning_rate, fine_tune_learning_rate
     )
@@ -172,13 +207,7 @@ def lp_ft(
     reference_images=REFERENCE_IMAGES,
 ):
     """Linear probe first, then everything at a low learning rate (LP-FT, Kumar et al., 2022)."""
-    classifier = build_classifier(
-        extract_encoder(autoencoder),
-        num_classes,
-        normalize="standard",
-        reference_images=unlabeled[:reference_images],
-        augment=augment,
-    )
+    classifier = _probe(autoencoder, unlabeled, num_classes, augment, reference_images)
     outcome = _fine_tune_on_schedule(
         classifier, labeled, validation_data, schedule, seed, probe_learning_rate, fine_tune_learning_rate
     )
@@ -209,7 +238,7 @@ def semi_supervised(
     check_choice(start, "start", ("autoencoder", "random"))
     copy = functools.partial(fresh_copy, keep_weights=start == "autoencoder")
     encoder, decoder = (copy(autoencoder.get_layer(part)) for part in ("encoder", "decoder"))
-    classifier = build_classifier(encoder, num_classes, normalize="layer", augment=augment, dropout=dropout)
+    classifier = _classifier(encoder, num_classes, augment, dropout)
     outcome = train_semi_supervised(
         classifier, decoder, *labeled, unlabeled, validation_data, schedule=schedule, seed=seed, **options
     )
@@ -244,24 +273,22 @@ def neighbourhood(
     """
     from tlkeras.neighbourhoods import neighbourhood_pseudo_labels
 
-    (x, y), (x_pseudo, y_pseudo) = (
+    pseudo = neighbourhood_pseudo_labels(
+        autoencoder, labeled, unlabeled, num_classes, features, pool_images, pseudo_label_share, seed
+    )
+    classifier, outcome = _train_new_network(
+        autoencoder,
         labeled,
-        neighbourhood_pseudo_labels(
-            autoencoder, labeled, unlabeled, num_classes, features, pool_images, pseudo_label_share, seed
-        ),
-    )
-    encoder = fresh_copy(autoencoder.get_layer("encoder"))
-    classifier = build_classifier(encoder, num_classes, normalize="layer", augment=augment, dropout=dropout)
-    compile_classifier(classifier, learning_rate)
-    outcome = train_on_schedule(
-        classifier,
-        classifier,
-        schedule.batches(x, y, seed, pseudo=(x_pseudo, y_pseudo)),
         validation_data,
-        schedule,
-        hint="lower `learning_rate`",
+        num_classes,
+        seed=seed,
+        schedule=schedule,
+        augment=augment,
+        learning_rate=learning_rate,
+        dropout=dropout,
+        pseudo=pseudo,
     )
-    return classifier, {**outcome, "pseudo_labels": int(len(y_pseudo))}
+    return classifier, {**outcome, "pseudo_labels": int(len(pseudo[1]))}
 
 
 @register_strategy(forwards_to=train_consistency)
@@ -287,7 +314,7 @@ def consistency(
     """
     check_choice(start, "start", ("autoencoder", "random"))
     encoder = fresh_copy(autoencoder.get_layer("encoder"), keep_weights=start == "autoencoder")
-    classifier = build_classifier(encoder, num_classes, normalize="layer", augment=augment, dropout=dropout)
+    classifier = _classifier(encoder, num_classes, augment, dropout)
     outcome = train_consistency(
         classifier, *labeled, unlabeled, validation_data, schedule=schedule, seed=seed, **options
     )

@@ -21,9 +21,17 @@ import keras
 import numpy as np
 
 from tlkeras import data, streaming
-from tlkeras._validation import check_choice, check_images, check_labels, check_number, check_pair, check_seed
+from tlkeras._validation import (
+    check_choice,
+    check_images,
+    check_labels,
+    check_number,
+    check_pair,
+    check_seed,
+    check_seeds,
+)
 from tlkeras.strategies import DEFAULT_AUGMENT, check_options, get_strategy, train_strategy
-from tlkeras.training import Schedule, accuracy_of
+from tlkeras.training import Schedule, accuracy_of, check_schedule
 
 # The classification settings of the map; `tlkeras.demo_plan.SETTINGS` adds the other tasks.
 CLASSIFICATION_SETTINGS = ("in_domain", "class_disjoint", "cross_domain")
@@ -151,14 +159,9 @@ def label_efficiency(
             f"Received: strategy_options={strategy_options!r}"
         )
     strategy_options = {name: check_options(name, options) for name, options in strategy_options.items()}
-    if not isinstance(schedule, Schedule):
-        raise ValueError(f"`schedule` must be a tlkeras.training.Schedule. Received: schedule={schedule!r}")
+    check_schedule(schedule)
     max_unlabeled = check_number(max_unlabeled, "max_unlabeled", 1, integer=True)
-    if isinstance(seeds, (int, np.integer)) or not seeds:
-        raise ValueError(f"`seeds` must be a non-empty tuple of seeds. Received: seeds={seeds!r}")
-    seeds = tuple(check_seed(s, "seeds") for s in seeds)
-    if len(set(seeds)) != len(seeds):
-        raise ValueError(f"`seeds` must not repeat a seed (repeats are not independent runs). Received: {seeds}")
+    seeds = check_seeds(seeds)
     if isinstance(labels_per_class, (int, np.integer)) or not labels_per_class:
         raise ValueError(f"`labels_per_class` must be a non-empty tuple. Received: {labels_per_class!r}")
     budgets = tuple(check_number(n, "labels_per_class", 1, integer=True) for n in labels_per_class)

@@ -85,6 +85,13 @@ class Schedule:
         return {"steps": steps, "val_accuracy": score}
 
 
+def check_schedule(schedule):
+    """Raise unless `schedule` is a `Schedule`; return it."""
+    if not isinstance(schedule, Schedule):
+        raise ValueError(f"`schedule` must be a tlkeras.training.Schedule. Received: schedule={schedule!r}")
+    return schedule
+
+
 class LabeledBatches(keras.utils.PyDataset):
     """`steps` batches of `batch_size` labeled images drawn with replacement, from a seeded generator.
 
