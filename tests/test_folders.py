@@ -99,3 +99,82 @@ def test_the_demo_layout_reads_train_test_and_unlabeled(tmp_path, images):
         load_folder_dataset(root)
     with pytest.raises(FileNotFoundError, match="has no 'train' folder"):
         load_folder_dataset(root / "train")
+
+
+# Image files decoded as they are, or refused by name.
+
+
+def test_sixteen_bit_grayscale_is_scaled_from_its_own_range(tmp_path):
+    folder = tmp_path / "grey"
+    folder.mkdir()
+    Image.fromarray(np.full((4, 4), 32768, np.uint16)).save(folder / "mid.png")
+    Image.fromarray(np.full((4, 4), 65535, np.uint16)).save(folder / "white.png")
+    assert Image.open(folder / "mid.png").mode.startswith("I")
+    x = load_image_folder(folder, labels=None)
+    np.testing.assert_allclose(x[:, 0, 0, 0], [0.5, 1.0], atol=1 / 255)
+    rgb = load_image_folder(folder, labels=None, color_mode="rgba")
+    np.testing.assert_allclose(rgb[0, 0, 0], [0.5, 0.5, 0.5, 1.0], atol=1 / 255)
+
+
+@pytest.mark.parametrize("mode", ["1", "L", "LA", "P", "PA", "RGB", "RGBA", "CMYK", "YCbCr", "HSV", "I;16"])
+def test_every_mode_pillow_converts_lands_in_the_unit_range(tmp_path, mode):
+    image = Image.new(mode, (3, 3))
+    path = tmp_path / "images" / "a.png"
+    path.parent.mkdir()
+    try:
+        image.save(path)
+    except OSError:  # a mode PNG cannot hold: save it as what Pillow can write, then read it back
+        image.convert("RGB").save(path)
+    x = load_image_folder(path.parent, labels=None, color_mode="rgb")
+    assert x.dtype == np.float32 and x.shape == (1, 3, 3, 3) and 0 <= x.min() <= x.max() <= 1
+
+
+def test_a_mode_without_a_fixed_range_or_a_decompression_bomb_is_skipped_by_name(tmp_path, monkeypatch):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    Image.new("L", (4, 4), 9).save(folder / "fine.png")
+    for mode, value in (("F", 3.5), ("I", 2**20)):  # 32-bit TIFFs behind an image extension: Pillow reads the bytes
+        Image.new(mode, (4, 4), value).save(folder / f"{mode}.tif")
+        (folder / f"{mode}.tif").rename(folder / f"wide_{mode}.gif")
+    with pytest.warns(UserWarning, match=r"Skipped 2 of 3 files.*wide_F.gif.*'F'.*wide_I.gif.*'I'"):
+        assert load_image_folder(folder, labels=None).shape == (1, 4, 4, 1)
+    Image.new("L", (64, 64)).save(folder / "large.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 64 x 64 is over twice the limit: an error, not a warning
+    with pytest.warns(UserWarning, match="large.png: refused: its header declares more pixels"):
+        load_image_folder(folder, labels=None)
+    with pytest.raises(ValueError, match="large.png: refused"):
+        load_image_folder(folder, labels=None, on_error="raise")
+
+
+@pytest.mark.parametrize(
+    "image_size, expected",
+    [(np.int64(4), (4, 4)), ((np.int32(4), 6), (4, 6)), (2.5, None), ((4, 4.0), None), ("4", None), (object(), None)],
+)
+def test_image_size_takes_numpy_integers_and_names_anything_else(classes, image_size, expected):
+    if expected is None:
+        with pytest.raises(ValueError, match="`image_size` must be"):
+            load_image_folder(classes, image_size=image_size)
+    else:
+        assert load_image_folder(classes, image_size=image_size)[0].shape[1:3] == expected
+
+
+@pytest.mark.parametrize(
+    "class_names, labels, message",
+    [
+        ("a_red", "inferred", "non-empty list"),
+        (["a_red", "a_red"], "inferred", "twice"),
+        ([], "inferred", "non-empty list"),
+        (["a_red"], None, "needs labels='inferred'"),
+    ],
+)
+def test_class_names_given_twice_as_a_string_or_without_labels_are_refused(classes, class_names, labels, message):
+    with pytest.raises(ValueError, match=message):
+        load_image_folder(classes, class_names=class_names, labels=labels)
+
+
+def test_a_test_class_that_train_lacks_is_refused(tmp_path, images):
+    for part, names in (("train", ("cat", "dog")), ("test", ("cat", "dog", "fox"))):
+        for k, name in enumerate(names):
+            _write(tmp_path / part / name, images[4 * k :])
+    with pytest.raises(ValueError, match=r"class folder\(s\) \['fox'\] that 'train' lacks"):
+        load_folder_dataset(tmp_path)

@@ -198,3 +198,34 @@ def test_the_study_draws_its_unlabeled_pool_from_a_stream(digit_folders, images,
     assert len(runs) == 1 and 0 <= runs[0]["accuracy"] <= 1
     assert streaming.take_images(stream, 20, "s").shape == (20, *SHAPE)
     assert streaming.take_images(stream, 1000, "s").shape == (len(images), *SHAPE)
+
+
+def test_a_folder_stream_skips_an_unreadable_first_file_as_the_folder_loader_does(digit_folders):
+    (digit_folders / "unlabeled" / "-broken.png").write_bytes(b"not a png")
+    with pytest.warns(UserWarning, match="Skipped 1 unreadable files.*-broken.png"):
+        stream = ImageFolderStream(digit_folders / "unlabeled", labels=None, batch_size=8, shuffle=False)
+    with pytest.warns(UserWarning, match="Skipped 1 of"):
+        loaded = load_image_folder(digit_folders / "unlabeled", labels=None)
+    np.testing.assert_array_equal(np.concatenate([stream[i] for i in range(len(stream))]), loaded)
+    with pytest.raises(ValueError, match="-broken.png: cannot be decoded"):
+        ImageFolderStream(digit_folders / "unlabeled", labels=None, on_error="raise")
+
+
+def test_the_fingerprint_reads_odd_file_names_and_dangling_links(digit_folders):
+    folder = digit_folders / "unlabeled"
+    odd = os.fsdecode(b"\xff\xfe.png")  # not UTF-8: os keeps it with surrogate escapes
+    (folder / "000.png").rename(os.path.join(folder, odd))
+    os.symlink(folder / "gone.png", folder / "zzz_dangling.png")
+    stream = ImageFolderStream(folder, labels=None, batch_size=8)
+    first = stream.fingerprint()
+    assert first == stream.fingerprint() and first["files"] == len(stream.paths)
+    os.remove(folder / "zzz_dangling.png")
+    assert ImageFolderStream(folder, labels=None, batch_size=8).fingerprint()["sha256"] != first["sha256"]
+
+
+def test_max_images_on_class_folders_takes_every_class_in_turn(digit_folders, labels):
+    stream = ImageFolderStream(digit_folders / "train", max_images=7, shuffle=False, batch_size=7)
+    assert np.bincount(stream.labels).tolist() == [3, 2, 2]
+    assert stream.labels.tolist() == sorted(stream.labels.tolist())  # still in the folders' order
+    with pytest.raises(ValueError, match="`max_images` must leave each of the 3 classes an image.*max_images=2"):
+        ImageFolderStream(digit_folders / "train", max_images=2)

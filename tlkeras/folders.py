@@ -10,7 +10,10 @@ a folder of image files::
       unlabeled/  0001.jpg 0002.jpg ...       (optional)
 
 Images are decoded with Pillow, converted to `color_mode` (`"grayscale"`, `"rgb"` or `"rgba"`),
-resized bilinearly to `image_size` when one is given, and scaled to float32 in [0, 1].
+resized bilinearly to `image_size` when one is given, and scaled to float32 in [0, 1]. 16-bit
+grayscale (PNG) is scaled from its own range, 0-65535; a mode without a fixed range (32-bit integer
+or float pixels) or one Pillow cannot convert is refused with its name, as is an image whose header
+declares more pixels than Pillow's decompression-bomb limit.
 
 `load_image_folder` reads a folder into arrays; `load_folder_dataset` reads the train / test /
 unlabeled layout above for `tlkeras demo --data DIR`; `ImageFolderStream` reads a folder batch by
@@ -21,6 +24,7 @@ Files that are not images, or that cannot be decoded, are skipped with a warning
 
 import hashlib
 import math
+import numbers
 import os
 import threading
 import warnings
@@ -47,13 +51,17 @@ def _check_directory(directory):
 def _image_size(image_size):
     if image_size is None:
         return None
-    size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
-    if len(size) != 2 or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in size):
+    size = (image_size, image_size) if isinstance(image_size, numbers.Number) else image_size
+    try:
+        size = tuple(size)
+    except TypeError:
+        size = ()
+    if len(size) != 2 or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s > 0 for s in size):
         raise ValueError(
             "`image_size` must be None, a positive int or a (height, width) pair of positive ints. "
             f"Received: image_size={image_size!r}"
         )
-    return size
+    return int(size[0]), int(size[1])
 
 
 def _files(folder):
@@ -65,19 +73,42 @@ def _files(folder):
     return found
 
 
+# Pillow's 16-bit grayscale modes: their pixels run over 0-65535, which `convert("L")` would clip to 255.
+_SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N")
+
+
+def _eight_bit(image):
+    """`image` with 8-bit channels: 16-bit grayscale rescaled from 0-65535; a mode without a fixed range refused."""
+    from PIL import Image
+
+    if image.mode in _SIXTEEN_BIT or (image.mode == "I" and image.format == "PNG"):
+        pixels = np.asarray(image, dtype=np.float64) / 257.0
+        return Image.fromarray(np.clip(np.rint(pixels), 0, 255).astype(np.uint8), mode="L")
+    if image.mode in ("I", "F"):
+        raise ValueError(f"mode {image.mode!r} (32-bit pixels) has no fixed range to scale to [0, 1]")
+    return image
+
+
 def _decode(path, mode, size):
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     if not path.lower().endswith(IMAGE_EXTENSIONS):
         return None, f"not an image file (extensions read: {', '.join(IMAGE_EXTENSIONS)})"
+    source_mode = None
     try:
         with Image.open(path) as image:
-            image = image.convert(mode)
+            source_mode = image.mode
+            image = _eight_bit(image).convert(mode)
             if size is not None and image.size != (size[1], size[0]):
                 image = image.resize((size[1], size[0]), Image.BILINEAR)
             pixels = np.asarray(image, dtype=np.uint8)
-    except (OSError, UnidentifiedImageError, ValueError) as e:
-        return None, f"cannot be decoded ({type(e).__name__}: {e})"
+    except Image.DecompressionBombError as e:
+        return None, f"refused: its header declares more pixels than Pillow's limit ({e})"
+    except MemoryError:
+        return None, "cannot be decoded: not enough memory for its pixels"
+    except Exception as e:  # Pillow's decoders raise OSError, ValueError, SyntaxError, EOFError, struct.error...
+        where = f"mode {source_mode!r}, " if source_mode else ""
+        return None, f"cannot be decoded ({where}{type(e).__name__}: {e})"
     return (pixels[..., None] if pixels.ndim == 2 else pixels), None
 
 
@@ -163,12 +194,20 @@ def load_image_folder(
     return x, y, class_names
 
 
+def _class_folders(directory):
+    return sorted(n for n in os.listdir(directory) if os.path.isdir(os.path.join(directory, n)) and n[0] != ".")
+
+
 def _list_images(directory, labels, class_names):
     """`(paths, labels or None, class names or None)` of the files in `directory`'s layout."""
     check_choice(labels, "labels", ("inferred", None))
     if labels is None:
+        if class_names is not None:
+            raise ValueError(
+                f"`class_names` needs labels='inferred'. Received: class_names={class_names!r}, labels=None"
+            )
         return _files(directory), None, None
-    found = sorted(n for n in os.listdir(directory) if os.path.isdir(os.path.join(directory, n)) and n[0] != ".")
+    found = _class_folders(directory)
     if class_names is None:
         class_names = found
         if not class_names:
@@ -177,7 +216,13 @@ def _list_images(directory, labels, class_names):
                 "(or pass labels=None for images without labels)."
             )
     else:
+        if isinstance(class_names, (str, bytes)) or not isinstance(class_names, (list, tuple)) or not class_names:
+            raise ValueError(
+                f"`class_names` must be a non-empty list of class folder names. Received: class_names={class_names!r}"
+            )
         class_names = [str(c) for c in class_names]
+        if len(set(class_names)) != len(class_names):
+            raise ValueError(f"`class_names` must not name a folder twice. Received: class_names={class_names!r}")
         missing = [c for c in class_names if c not in found]
         if missing:
             raise FileNotFoundError(f"No folder for class(es) {missing} in {directory!r}; it has {found}.")
@@ -187,6 +232,12 @@ def _list_images(directory, labels, class_names):
         paths += files
         labels_of += [label] * len(files)
     return paths, np.asarray(labels_of, dtype="int64"), class_names
+
+
+def _first_of_each_class(labels, count):
+    """The indices of `count` files taken in turn from each class (labels sorted), in their sorted order."""
+    rank = np.arange(len(labels)) - np.searchsorted(labels, labels)
+    return np.sort(np.lexsort((labels, rank))[:count])
 
 
 def _check_every_class_has_images(y, directory, class_names):
@@ -199,7 +250,8 @@ def _check_every_class_has_images(y, directory, class_names):
 def load_folder_dataset(directory, image_size=None, color_mode="grayscale", on_error="skip"):
     """The layout `tlkeras demo --data DIR` reads: `train/<class>/`, `test/<class>/`, optional `unlabeled/`.
 
-    The test classes must be the training classes (same folder names).
+    The test classes must be among the training classes (same folder names): a test class folder
+    that `train/` lacks is refused.
 
     Returns:
         `((x_train, y_train), (x_test, y_test), x_unlabeled_or_None, class_names)`.
@@ -213,6 +265,12 @@ def load_folder_dataset(directory, image_size=None, color_mode="grayscale", on_e
                 "(and optionally unlabeled/<images>)."
             )
     x_train, y_train, names = load_image_folder(os.path.join(directory, "train"), **options)
+    unknown = sorted(set(_class_folders(os.path.join(directory, "test"))) - set(names))
+    if unknown:
+        raise ValueError(
+            f"{os.path.join(directory, 'test')!r} has class folder(s) {unknown} that 'train' lacks: a classifier "
+            f"trained on {names} cannot be tested on them. Remove them or add their training images."
+        )
     x_test, y_test, _ = load_image_folder(os.path.join(directory, "test"), class_names=names, **options)
     if x_test.shape[1:] != x_train.shape[1:]:
         raise ValueError(
@@ -249,7 +307,8 @@ class ImageFolderStream(keras.utils.PyDataset):
         batch_size: images per batch. Defaults to `32`.
         shuffle: shuffle the files every epoch. Defaults to `True`.
         seed: seed of the shuffling. Defaults to `0`.
-        max_images: read only the first `max_images` files (in sorted order), or all.
+        max_images: read only `max_images` files, or all: the first ones in sorted order, or, with
+            labels, the first of each class in turn (every class keeps images).
         on_error: `"skip"` or `"raise"`. Defaults to `"skip"`.
         **kwargs: `workers`, `use_multiprocessing`, `max_queue_size` of `keras.utils.PyDataset`.
 
@@ -301,21 +360,44 @@ class ImageFolderStream(keras.utils.PyDataset):
         self.labels = None if labels_of is None else labels_of[is_image]
         if max_images is not None:
             check_number(max_images, "max_images", 1, integer=True)
-            self.paths = self.paths[:max_images]
-            self.labels = None if self.labels is None else self.labels[:max_images]
+            if self.labels is None:
+                keep = np.arange(min(max_images, len(self.paths)))
+            else:
+                classes = len(self.class_names)
+                if max_images < classes:
+                    raise ValueError(
+                        f"`max_images` must leave each of the {classes} classes an image: at least {classes}. "
+                        f"Received: max_images={max_images}"
+                    )
+                keep = _first_of_each_class(self.labels, max_images)
+            self.paths = [self.paths[i] for i in keep]
+            self.labels = None if self.labels is None else self.labels[keep]
+        self.skipped = []
+        first = self._first_readable()
         if not self.paths:
             raise ValueError(f"No images in {self.directory!r} (extensions read: {', '.join(IMAGE_EXTENSIONS)}).")
         if self.labels is not None:
             _check_every_class_has_images(self.labels, self.directory, self.class_names)
-        first, problem = _decode(self.paths[0], self.mode, self.size)
-        if problem:
-            raise ValueError(f"{self.paths[0]}: {problem}; the first image sets the stream's image shape.")
         self.image_shape = first.shape
-        self.skipped = []
         self._lock = threading.Lock()
         self._rng = np.random.default_rng(self.seed)
         self._order = np.arange(len(self.paths))
         self.on_epoch_end()
+
+    def _first_readable(self):
+        """The first image that decodes (it sets the stream's image shape); the unreadable files before it left out."""
+        for index, path in enumerate(self.paths):
+            pixels, problem = _decode(path, self.mode, self.size)
+            if not problem:
+                self.paths = self.paths[index:]
+                self.labels = None if self.labels is None else self.labels[index:]
+                return pixels
+            if self.on_error == "raise":
+                raise ValueError(f"{path}: {problem}. Pass on_error='skip' to leave such files out.")
+            self.skipped.append(f"{os.path.basename(path)}: {problem}")
+        if self.paths:
+            raise ValueError(f"No readable image in {self.directory!r}: {'; '.join(self.skipped[:3])}")
+        return None
 
     def __len__(self):
         # A last batch of one image joins the one before: PyTorch (2.13, CPU) cannot train the
@@ -359,8 +441,12 @@ class ImageFolderStream(keras.utils.PyDataset):
         """What the stream yields, as a dict: each file's name, size and modification time (hashed), and the options."""
         digest = hashlib.sha256()
         for path in self.paths:
-            stat = os.stat(path)
-            digest.update(f"{os.path.relpath(path, self.directory)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+            try:
+                stat = os.stat(path)
+                state = f"{stat.st_size}\0{stat.st_mtime_ns}"
+            except OSError as e:  # a dangling link, a file removed since
+                state = f"unreadable ({type(e).__name__})"
+            digest.update(os.fsencode(os.path.relpath(path, self.directory)) + f"\0{state}\n".encode())
         return {
             "files": len(self.paths),
             "sha256": digest.hexdigest(),
