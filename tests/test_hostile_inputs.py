@@ -197,3 +197,52 @@ def test_class_zero_can_be_named_and_the_fast_switch_reads_its_words(monkeypatch
     monkeypatch.setenv("TLKERAS_FAST", "maybe")
     with pytest.raises(ValueError, match="TLKERAS_FAST.*maybe"):
         DemoOptions()
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--batch-size", "33"], "multiple of the 2 processes"),
+        (["--labels-per-class", "4"], "class(es) [1] have only {1: 3} images"),
+        (["--output", "ae.h5"], "must end in '.keras'"),
+        (["--output", "missing/ae.keras"], "does not exist"),
+    ],
+)
+def test_pretrain_refuses_what_its_workers_could_not_honour_before_starting_one(
+    tmp_path, monkeypatch, capsys, extra, message
+):
+    from tlkeras.cli import main
+
+    x, y = np.full((7, 8, 8), 0.5, "float32"), np.array([0, 0, 0, 0, 1, 1, 1])
+    np.savez(tmp_path / "d.npz", x_train=x, y_train=y, x_test=x, y_test=y)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(subprocess, "Popen", lambda *a, **k: pytest.fail("a worker was started"))
+    assert main(["pretrain", "--workers", "2", "--data", "d.npz", "--batch-size", "4", *extra]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_ctrl_c_in_pretrain_exits_130_without_a_traceback(monkeypatch, capsys):
+    from tlkeras import workers
+    from tlkeras.cli import main
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(workers, "launch_local_workers", interrupted)
+    assert main(["pretrain", "--workers", "2"]) == 130
+    assert "interrupted" in capsys.readouterr().err
+
+
+def test_a_budget_the_validation_split_leaves_too_few_images_for_is_refused_before_work(tmp_path, capsys):
+    from tlkeras.cli import main
+
+    # 4, 6 and 10 images: a split of 5 takes 1, 1 and 2, and the rounding's extra image from class 0,
+    # which keeps 2 images, not the 3 its share (4 x 0.75) suggests.
+    y = np.repeat([0, 1, 2], [4, 6, 10])
+    x = np.random.default_rng(0).random((20, 16, 16, 1), dtype="float32")
+    np.savez(tmp_path / "d.npz", x_train=x, y_train=y, x_test=x, y_test=y)
+    argv = ["demo", "--data", str(tmp_path / "d.npz"), "--validation-size", "5", "--labels-per-class", "3"]
+    assert main([*argv, "--output", str(tmp_path / "out")]) == 2
+    assert "more than the 2 images left in class 0" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

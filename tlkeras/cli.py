@@ -3,7 +3,8 @@
 `demo`'s options, defaults and help texts come from `tlkeras.demo_plan.DemoOptions`, the
 one place they are written. Every option and the data budget are checked before
 any training; an error exits with status 2 and one line, Ctrl-C with 130.
-`pretrain` runs multi-process data-parallel pretraining (`tlkeras.workers`).
+`pretrain` runs multi-process data-parallel pretraining (`tlkeras.workers`), its options and data
+checked the same way before any worker starts.
 """
 
 import argparse
@@ -117,6 +118,9 @@ def main(argv=None):
         except (ValueError, FileNotFoundError, OSError, RuntimeError) as e:
             print(f"tlkeras pretrain: error: {e}", file=sys.stderr)
             return 2
+        except KeyboardInterrupt:
+            print("tlkeras pretrain: interrupted; every worker was stopped, no model was written.", file=sys.stderr)
+            return 130
     import matplotlib
 
     matplotlib.use("Agg")  # a command line has no display

@@ -268,13 +268,15 @@ def _class_split(options, classes):
 
 def _check_budget(y, n, validation_size, what):
     """`n` labeled images per class must be left in every class once the validation split is carved off."""
+    from tlkeras.study import validation_mask
+
     counts = np.bincount(y)
-    smallest = int(counts[counts > 0].min())
-    left = int(smallest * (1 - validation_size / len(y)))
-    if n > left:
+    left = np.bincount(y[~validation_mask(y, validation_size)], minlength=len(counts)) if validation_size else counts
+    short = int(np.flatnonzero(counts)[np.argmin(left[counts > 0])])
+    if n > left[short]:
         raise ValueError(
-            f"`--labels-per-class` {n} is more than the {left} images left in the smallest class of {what} "
-            f"({smallest} images, less its share of the validation split of {validation_size})."
+            f"`--labels-per-class` {n} is more than the {left[short]} images left in class {short} of {what} "
+            f"({counts[short]} images, less its share of the validation split of {validation_size})."
         )
 
 

@@ -118,6 +118,18 @@ def write_json(path, data):
     write_text(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
+def check_model_path(path, name="path"):
+    """`path` as a string, if a model can be saved there: a `.keras` name in an existing folder."""
+    path = os.fspath(path)
+    if not path.endswith(".keras"):
+        raise ValueError(f"`{name}` must end in '.keras'. Received: {name}={path!r}")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder) or os.path.isdir(path):
+        why = "is a folder" if os.path.isdir(path) else f"its folder {folder!r} does not exist"
+        raise ValueError(f"`{name}` must name a file in an existing folder: {why}. Received: {name}={path!r}")
+    return path
+
+
 def save_model(model, path):
     """Save a Keras model to a `.keras` file atomically.
 
@@ -134,9 +146,7 @@ def save_model(model, path):
     'encoder'
     """
     check_model(model)
-    path = os.fspath(path)
-    if not path.endswith(".keras"):
-        raise ValueError(f"`path` must end in '.keras'. Received: path={path!r}")
+    path = check_model_path(path)
     with atomic_path(path) as tmp, _scratch_dir_beside(path):
         model.save(tmp)
 

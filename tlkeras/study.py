@@ -68,7 +68,13 @@ def validation_split(x, y, size, seed=0):
     (24, [2, 2, 2])
     """
     y = check_labels(y, "y", length=len(x))
-    size = check_number(size, "size", 1, len(x) - 1, integer=True)
+    mask = validation_mask(y, size, seed)
+    return (x[~mask], y[~mask]), (x[mask], y[mask])
+
+
+def validation_mask(y, size, seed=0):
+    """Which of the labels `y` `validation_split` holds out: a boolean array, stratified, `size` of them."""
+    size = check_number(size, "size", 1, len(y) - 1, integer=True)
     rng = np.random.default_rng(check_seed(seed))
     classes = np.unique(y)
     per_class = [rng.permutation(np.flatnonzero(y == c)) for c in classes]
@@ -77,7 +83,7 @@ def validation_split(x, y, size, seed=0):
     picked = np.concatenate([p[:k] for p, k in zip(per_class, share, strict=True)])
     mask = np.zeros(len(y), bool)
     mask[picked] = True
-    return (x[~mask], y[~mask]), (x[mask], y[mask])
+    return mask
 
 
 def label_efficiency(

@@ -23,6 +23,8 @@ import sys
 import tempfile
 import time
 
+import numpy as np
+
 from tlkeras.pretraining import PretrainConfig
 
 
@@ -52,11 +54,37 @@ def free_port():
 
 def _weights_digest(model):
     """A short SHA-256 of all of `model`'s weights: equal on two processes only if every weight is."""
-    import numpy as np
-
     from tlkeras.pretraining import fingerprint
 
     return fingerprint(np.concatenate([np.ravel(w) for w in model.get_weights()]))["sha256"][:16]
+
+
+def check_worker_options(options, num_processes):
+    """Refuse what a run of `options` over `num_processes` could not honour; return its `(train, test)` data.
+
+    Called before any worker starts or trains: the global batch must split over the processes, the
+    label budget must fit every class, the output must be a `.keras` file in an existing folder.
+    """
+    from tlkeras import data
+    from tlkeras.saving import check_model_path
+
+    if options.batch_size % num_processes:
+        raise ValueError(
+            f"`batch_size` (the global batch) must be a multiple of the {num_processes} processes. "
+            f"Received: batch_size={options.batch_size}"
+        )
+    if options.output is not None:
+        check_model_path(options.output, "output")
+    (x_train, y_train), test = data.load_npz(options.data) if options.data else data.load_dataset(options.dataset)
+    if options.labels_per_class:
+        counts = np.bincount(y_train)
+        short = {c: int(k) for c, k in enumerate(counts) if 0 < k < options.labels_per_class}
+        if short:
+            raise ValueError(
+                f"`labels_per_class` is larger than the images available: {options.labels_per_class} per class was "
+                f"asked for, but class(es) {sorted(short)} have only {short} images."
+            )
+    return (x_train, y_train), test
 
 
 def run_worker(options, coordinator_address=None, num_processes=None, process_id=None):
@@ -65,11 +93,7 @@ def run_worker(options, coordinator_address=None, num_processes=None, process_id
     from tlkeras.distribute import initialize_workers, worker_shard
 
     process_id, num_processes = initialize_workers(coordinator_address, num_processes, process_id)
-    if options.batch_size % num_processes:
-        raise ValueError(
-            f"`batch_size` (the global batch) must be a multiple of the {num_processes} processes. "
-            f"Received: batch_size={options.batch_size}"
-        )
+    (x_train, y_train), (x_test, y_test) = check_worker_options(options, num_processes)
     import keras
 
     from tlkeras.models import build_classifier
@@ -77,9 +101,6 @@ def run_worker(options, coordinator_address=None, num_processes=None, process_id
     from tlkeras.saving import save_model
     from tlkeras.transfer import extract_encoder, fine_tune
 
-    (x_train, y_train), (x_test, y_test) = (
-        data.load_npz(options.data) if options.data else data.load_dataset(options.dataset)
-    )
     images = x_train[: options.max_images]
     per_process = options.batch_size // num_processes
     config = PretrainConfig(
@@ -154,6 +175,7 @@ def launch_local_workers(options, num_workers, timeout=3600, cores_per_worker=No
     from tlkeras._validation import check_positive_int
 
     num_workers = check_positive_int(num_workers, "num_workers")
+    check_worker_options(options, num_workers)
     port = free_port()
     workers = []
     with tempfile.TemporaryDirectory() as logs:
