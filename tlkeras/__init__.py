@@ -2,10 +2,12 @@
 
 Modules: `data` (offline datasets, sampling), `models` (autoencoder and
 classifier builders), `transfer` (extract, freeze, unfreeze, fine-tune),
-`saving` (atomic save, checked load).
+`saving` (atomic save, checked load). `fast_mode()` reads `$TLKERAS_FAST`, the switch of
+the quick runs CI makes of the notebooks and the demo.
 """
 
 from tlkeras import data, models, saving, transfer
+from tlkeras._validation import fast_mode
 from tlkeras.models import build_classifier, build_conv_autoencoder
 from tlkeras.transfer import extract_encoder, fine_tune, freeze, trainable_report, unfreeze
 
@@ -16,6 +18,7 @@ __all__ = [
     "build_conv_autoencoder",
     "data",
     "extract_encoder",
+    "fast_mode",
     "fine_tune",
     "freeze",
     "models",
