@@ -1,5 +1,6 @@
 import math
 
+import keras
 import numpy as np
 import pytest
 from helpers import tiny_autoencoder
@@ -58,9 +59,16 @@ def test_the_study_scores_every_feature_and_method_per_seed_and_pairs_them():
         (dict(max_images=1), "max_images"),
         (dict(max_images=1000), "max_images"),
         (dict(num_clusters=1), "num_clusters"),
+        (dict(labels="one class"), "at least 2 classes"),
+        (dict(autoencoder="a classifier"), "no sub-model named 'encoder'"),
     ],
 )
 def test_bad_arguments_are_refused_before_any_work(kwargs, message):
     images, labels = _blobs()
+    autoencoder = tiny_autoencoder()
+    if kwargs.pop("labels", None):
+        labels = np.zeros_like(labels)
+    if kwargs.pop("autoencoder", None):
+        autoencoder = keras.Sequential([keras.Input(images.shape[1:]), keras.layers.Flatten()], name="classifier")
     with pytest.raises(ValueError, match=message):
-        clustering_study(tiny_autoencoder(), images, labels, progress=False, **kwargs)
+        clustering_study(autoencoder, images, labels, progress=False, **kwargs)

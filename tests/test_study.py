@@ -5,13 +5,13 @@ from tlkeras.study import label_efficiency, validation_split
 from tlkeras.training import Schedule
 
 QUICK = Schedule(max_steps=6, eval_every=2, patience=1)
-FEW_REFERENCES = {"lp_ft": {"reference_images": 32}}
+FEW_REFERENCES = {"frozen": {"reference_images": 32}}
 
 
 def test_label_efficiency_records_every_run_reproducibly(tiny_pretrained, images, labels):
     kwargs = dict(
         labels_per_class=(1, 2),
-        strategies=("scratch", "lp_ft"),
+        strategies=("scratch", "frozen"),
         seeds=(0, 1),
         schedule=QUICK,
         strategy_options=FEW_REFERENCES,

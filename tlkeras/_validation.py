@@ -118,11 +118,15 @@ def check_model(model, name="model", kind=keras.Model):
 
 
 def check_submodel(model, sub_name, name="model", arg="encoder_name"):
-    """Return the sub-model of ``model`` named ``sub_name``, or raise naming the layers there are."""
+    """Return the sub-model of ``model`` named ``sub_name``, or raise naming the layers there are.
+
+    ``arg`` names the argument that chose ``sub_name``; ``None`` when the name is fixed.
+    """
     check_model(model, name)
     names = [layer.name for layer in model.layers]
     if sub_name not in names:
-        raise ValueError(f"`{name}` has no sub-model named {sub_name!r} (`{arg}`). Its layers are: {names}")
+        chosen = f" (`{arg}`)" if arg else ""
+        raise ValueError(f"`{name}` has no sub-model named {sub_name!r}{chosen}. Its layers are: {names}")
     return check_model(model.get_layer(sub_name), f"{name}.get_layer({sub_name!r})")
 
 

@@ -20,7 +20,14 @@ import time
 
 import numpy as np
 
-from tlkeras._validation import check_choices, check_images, check_labels, check_number, check_seeds
+from tlkeras._validation import (
+    check_choices,
+    check_images,
+    check_labels,
+    check_number,
+    check_seeds,
+    check_submodel,
+)
 from tlkeras.statistics import paired_comparison
 
 FEATURES = ("autoencoder", "autoencoder+umap", "pixels", "pixels+umap")
@@ -135,12 +142,15 @@ def clustering_study(
     from sklearn.metrics import normalized_mutual_info_score
     from tqdm.auto import tqdm
 
+    check_submodel(autoencoder, "encoder", "autoencoder", arg=None)
     images = check_images(images, "images", expected_shape=autoencoder.input_shape[1:])
     labels = check_labels(labels, "labels", length=len(images))
     features = check_choices(tuple(features) if not isinstance(features, str) else features, "features", FEATURES)
     methods = check_choices(tuple(methods) if not isinstance(methods, str) else methods, "methods", METHODS)
     seeds = check_seeds(seeds)
     classes = len(np.unique(labels))
+    if classes < 2:
+        raise ValueError(f"`labels` must hold at least 2 classes to score a clustering. Received: {classes} class")
     num_clusters = classes if num_clusters is None else check_number(num_clusters, "num_clusters", 2, integer=True)
     count = len(images) if max_images is None else check_number(max_images, "max_images", 2, len(images), integer=True)
     if count < num_clusters:
