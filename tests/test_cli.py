@@ -106,8 +106,10 @@ def test_the_default_map_runs_the_three_tasks_on_any_npz_with_labels_that_count(
     assert result["protocol"]["labels_for_choices"] == 0 and all(r["val_accuracy"] is None for r in result["runs"])
     assert {c["features"] for c in result["clustering"]} == {"autoencoder", "autoencoder+umap", "pixels", "pixels+umap"}
     assert len(result["generative"]) == 2 and result["comparisons"] and result["clustering_comparisons"]
+    assert {(a["strategy"], a["ablation"]) for a in result["ablations"]} == {("neighbourhood", "neighbourhood_pixels")}
     report = (tmp_path / "map" / "report.md").read_text()
     assert "labels that count" in report and "### clustering" in report and "mean training" in report
+    assert "### ablations" in report and "| neighbourhood_pixels (the autoencoder's codes" in report
 
 
 @end_to_end

@@ -4,7 +4,15 @@ import math
 import pytest
 
 from tlkeras.reports import comparison_table, markdown_table, write_results
-from tlkeras.statistics import compare_with_scratch, paired_interval, recommend, seeds_needed, summarize, verdict
+from tlkeras.statistics import (
+    compare_ablations,
+    compare_with_scratch,
+    paired_interval,
+    recommend,
+    seeds_needed,
+    summarize,
+    verdict,
+)
 
 
 def test_paired_interval_and_verdicts():
@@ -58,6 +66,16 @@ def test_comparisons_are_paired_per_seed():
     assert row["seeds_needed"] is None
     missing = [r for r in _runs() if not (r["strategy"] == "scratch" and r["seed"] == 2)]
     assert compare_with_scratch(missing)[0]["seeds"] == 2
+
+
+def test_ablations_pair_each_strategy_with_the_recipe_missing_one_part():
+    runs = _runs() + [
+        {**r, "strategy": "ablated", "accuracy": r["accuracy"] - 0.05} for r in _runs() if r["strategy"] != "scratch"
+    ]
+    strategy = next(r["strategy"] for r in _runs() if r["strategy"] != "scratch")
+    [row] = compare_ablations(runs, [(strategy, "ablated", "a part"), ("not run", "ablated", "another")])
+    assert (row["strategy"], row["ablation"], row["removes"]) == (strategy, "ablated", "a part")
+    assert row["gain"] == pytest.approx(0.05) and row["verdict"] == "wins" and row["seeds"] == 3
 
 
 def test_an_inconclusive_comparison_says_how_many_seeds_would_tell():

@@ -8,7 +8,9 @@ from tlkeras.demo_plan import DemoOptions
 from tlkeras.reports import strategy_glossary
 from tlkeras.strategies import (
     check_options,
+    list_ablations,
     list_strategies,
+    register_ablation,
     register_strategy,
     train_strategy,
     unregister_strategy,
@@ -214,6 +216,24 @@ def test_every_winning_recipe_has_its_ablations_registered():
         check_options("reconstruction_only", {"pseudo_label_rounds": 2})
     assert check_options("reconstruction_only", {"unlabeled_batch_size": 8}) == {"unlabeled_batch_size": 8}
     assert check_options("neighbourhood_pixels", {"pool_images": 50}) == {"pool_images": 50}
+    # Each declared ablation pairs two registered strategies and names what it removes.
+    pairs = {(strategy, ablation) for strategy, ablation, _ in list_ablations()}
+    assert ("neighbourhood", "neighbourhood_pixels") in pairs and ("consistency", "scratch_strong") in pairs
+    assert ("semi_supervised_from_autoencoder", "semi_supervised") in pairs
+    assert all(s in list_strategies() and a in list_strategies() for s, a in pairs)
+
+
+def test_an_unregistered_strategy_takes_its_ablations_with_it():
+    @register_strategy(name="full_recipe")
+    def full_recipe(autoencoder, labeled, unlabeled, validation_data, num_classes, *, seed, schedule, augment):
+        """A recipe of a test."""
+
+    register_ablation("full_recipe", "scratch", "everything it adds")
+    with pytest.raises(ValueError, match="names the part"):
+        register_ablation("full_recipe", "full_recipe", "nothing")
+    assert ("full_recipe", "scratch", "everything it adds") in list_ablations()
+    unregister_strategy("full_recipe")
+    assert all("full_recipe" not in triple for triple in list_ablations())
 
 
 def test_an_ablation_runs_its_base_with_the_part_removed(tiny_pretrained, images, labels, monkeypatch):

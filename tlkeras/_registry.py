@@ -12,6 +12,7 @@ from tlkeras.training import Schedule, check_schedule
 # The augmentation every strategy of a study gets, unless the study says otherwise (no flips for digits).
 DEFAULT_AUGMENT = ("translate", "flip")
 _REGISTRY = {}
+_ABLATIONS = {}  # (strategy, its ablation) -> the part the ablation removes
 
 
 def register_strategy(function=None, *, name=None, forwards_to=None):
@@ -44,8 +45,36 @@ def register_strategy(function=None, *, name=None, forwards_to=None):
 
 
 def unregister_strategy(name):
-    """Remove a strategy from the registry (a test's, or one you replace)."""
+    """Remove a strategy from the registry (a test's, or one you replace), and the ablations that name it."""
     _REGISTRY.pop(check_choice(name, "name", tuple(_REGISTRY)))
+    for pair in [pair for pair in _ABLATIONS if name in pair]:
+        del _ABLATIONS[pair]
+
+
+def register_ablation(strategy, ablation, removes):
+    """Declare strategy `ablation` to be `strategy` with one part, `removes`, taken out.
+
+    A study that runs both pairs them per seed (`tlkeras.statistics.compare_ablations`): the
+    difference is what that part adds, the only part a win can be credited to.
+
+    Example:
+    >>> import tlkeras.strategies  # the recipes and their ablations
+    >>> ("neighbourhood", "neighbourhood_pixels") in [(s, a) for s, a, _ in list_ablations()]
+    True
+    """
+    for name in (strategy, ablation):
+        get_strategy(name)
+    if strategy == ablation or not isinstance(removes, str) or not removes:
+        raise ValueError(
+            "An ablation pairs two strategies and names the part it removes. "
+            f"Received: strategy={strategy!r}, ablation={ablation!r}, removes={removes!r}"
+        )
+    _ABLATIONS[strategy, ablation] = removes
+
+
+def list_ablations():
+    """The declared ablations, as `(strategy, ablation, the part it removes)` triples."""
+    return tuple((strategy, ablation, removes) for (strategy, ablation), removes in _ABLATIONS.items())
 
 
 def list_strategies():

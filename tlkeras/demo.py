@@ -35,9 +35,10 @@ from tlkeras.generative import generative_transfer, summarize_generative
 from tlkeras.models import build_classifier
 from tlkeras.precision import mixed_precision
 from tlkeras.pretraining import POOR_RECONSTRUCTION, PretrainConfig, pretrain_autoencoder, reconstruction_quality
-from tlkeras.reports import comparison_table, demo_report, write_results
+from tlkeras.reports import ablation_table, comparison_table, demo_report, write_results
 from tlkeras.saving import write_text
-from tlkeras.statistics import compare_with_scratch, summarize
+from tlkeras.statistics import compare_ablations, compare_with_scratch, summarize
+from tlkeras.strategies import list_ablations
 from tlkeras.study import label_efficiency, protocol
 from tlkeras.training import Schedule
 from tlkeras.transfer import extract_encoder, freeze, trainable_report
@@ -182,6 +183,7 @@ def _run(study, out, command):
     _say(f"[5/5] Writing the report to {options.output}/")
     summary = summarize(runs)
     rows = compare_with_scratch(runs)
+    ablation_rows = compare_ablations(runs, list_ablations())
     generative_row = summarize_generative(generative) if generative else None
     clustering_rows = compare_features(clustering) if clustering else []
     configuration = {
@@ -203,6 +205,7 @@ def _run(study, out, command):
         configuration,
         protocol=protocol(options.validation_size, schedule),
         comparisons=rows,
+        ablations=ablation_rows,
         generative=generative,
         clustering=clustering,
         clustering_comparisons=clustering_rows,
@@ -222,10 +225,13 @@ def _run(study, out, command):
         rows=rows,
         generative_row=generative_row,
         clustering_rows=clustering_rows,
+        ablation_rows=ablation_rows,
         pretrained=pretrained,
         quality=quality,
         seconds=time.perf_counter() - started,
     )
     write_text(os.path.join(out, "report.md"), report)
     _say(comparison_table(rows))
+    if ablation_rows:
+        _say(ablation_table(ablation_rows))
     return rows

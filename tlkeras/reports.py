@@ -52,6 +52,21 @@ def comparison_table(rows, unit="points", scale=100.0):
     return "\n".join(lines)
 
 
+def ablation_table(rows, unit="points", scale=100.0):
+    """Each strategy against its ablations (`tlkeras.statistics.compare_ablations`) as a Markdown table."""
+    lines = [
+        "| setting | labels per class | strategy | against (what it removes) | gain | 95 % CI | verdict | seeds |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        interval, said = _interval_and_verdict(r, scale)
+        lines.append(
+            f"| {r['setting']} | {r['labels_per_class']} | {r['strategy']} | {r['ablation']} ({r['removes']}) | "
+            f"{scale * r['gain']:+.1f} {unit} | {interval} | {said} | {r['seeds']} |"
+        )
+    return "\n".join(lines)
+
+
 def strategy_glossary(strategies):
     """A Markdown list saying what each strategy does, from its registered docstring."""
     return "\n".join(f"- `{name}`: {describe(name)}" for name in strategies)
@@ -112,6 +127,7 @@ def demo_report(
     quality,
     seconds,
     clustering_rows=(),
+    ablation_rows=(),
 ):
     """The Markdown of `tlkeras demo`'s `report.md`: the map, the accuracies, what each strategy is, how it ran."""
     import keras
@@ -138,6 +154,12 @@ def demo_report(
             f"\n\n### clustering\n\nThe test images clustered without labels (accuracy under the best matching "
             f"of clusters to classes, and NMI), from the autoencoder's codes against the same recipe on pixels "
             f"(PCA; `+umap`: through UMAP, the N2D recipe):\n\n{clustering_table(clustering_rows)}"
+        )
+    ablations = ""
+    if ablation_rows:
+        ablations = (
+            "\n\n### ablations\n\nEach strategy against the same recipe with one part removed, paired per seed: "
+            f"a win is the removed part's only if this row wins too.\n\n{ablation_table(ablation_rows)}"
         )
     warning = ""
     if quality["ratio"] > POOR_RECONSTRUCTION:
@@ -172,7 +194,7 @@ it below, `inconclusive`: the seeds cannot tell).
 
 ## The map
 
-{comparison_table(rows)}{generative}{clustering}
+{comparison_table(rows)}{ablations}{generative}{clustering}
 
 ![map](map.png)
 

@@ -145,6 +145,32 @@ def compare_with_scratch(runs, baseline="scratch", key="accuracy", lower_is_bett
     return rows
 
 
+def compare_ablations(runs, ablations, key="accuracy"):
+    """Each strategy against each of its ablations that ran beside it: what the removed part adds.
+
+    Args:
+        runs: run records, as `compare_with_scratch` reads them.
+        ablations: `(strategy, ablation, removes)` triples (`tlkeras.strategies.list_ablations()`).
+
+    Returns:
+        Rows `{"setting", "labels_per_class", "strategy", "ablation", "removes", "gain", "low",
+        "high", "verdict", "seeds", "seeds_needed"}`: the gain is the strategy's minus its ablation's.
+
+    Example:
+    >>> runs = [{"strategy": s, "labels_per_class": 1, "seed": k, "accuracy": a + k / 100}
+    ...         for k in range(3) for s, a in (("full", 0.6), ("cut", 0.5))]
+    >>> [row] = compare_ablations(runs, [("full", "cut", "a part")])
+    >>> row["removes"], round(row["gain"], 3), row["verdict"]
+    ('a part', 0.1, 'wins')
+    """
+    rows = []
+    for strategy, ablation, removes in ablations:
+        for row in compare_with_scratch(runs, baseline=ablation, key=key):
+            if row["strategy"] == strategy:
+                rows.append({**row, "ablation": ablation, "removes": removes})
+    return rows
+
+
 def summarize(runs):
     """Mean and std of test accuracy, mean validation accuracy and steps, per setting, strategy and budget."""
     groups = {}

@@ -30,7 +30,9 @@ from tlkeras._registry import (  # noqa: F401 (the registry's API is this module
     check_options,
     describe,
     get_strategy,
+    list_ablations,
     list_strategies,
+    register_ablation,
     register_strategy,
     register_variant,
     train_strategy,
@@ -352,3 +354,12 @@ register_variant(
     "`scratch` under the strong augmentation of `consistency`: the baseline that counts augmentation as augmentation.",
     strong_augmentation=True,
 )
+
+# Which strategy is which one's ablation, and what it takes out: the study pairs them per seed.
+register_ablation(
+    "neighbourhood", "neighbourhood_pixels", "the autoencoder's codes (UMAP of PCA of the pixels instead)"
+)
+register_ablation("semi_supervised", "reconstruction_only", "self-training")
+register_ablation("semi_supervised", "self_training_only", "the reconstruction loss")
+register_ablation("semi_supervised_from_autoencoder", "semi_supervised", "the pretrained start (new weights instead)")
+register_ablation("consistency", "scratch_strong", "the unlabeled images (the same strong augmentation on the labels)")
