@@ -356,10 +356,8 @@ register_variant(
 )
 
 # Which strategy is which one's ablation, and what it takes out: the study pairs them per seed.
-register_ablation(
-    "neighbourhood", "neighbourhood_pixels", "the autoencoder's codes (UMAP of PCA of the pixels instead)"
-)
+register_ablation("neighbourhood", "neighbourhood_pixels", "the autoencoder's codes")
 register_ablation("semi_supervised", "reconstruction_only", "self-training")
 register_ablation("semi_supervised", "self_training_only", "the reconstruction loss")
-register_ablation("semi_supervised_from_autoencoder", "semi_supervised", "the pretrained start (new weights instead)")
-register_ablation("consistency", "scratch_strong", "the unlabeled images (the same strong augmentation on the labels)")
+register_ablation("semi_supervised_from_autoencoder", "semi_supervised", "the pretrained start")
+register_ablation("consistency", "scratch_strong", "the unlabeled images")
