@@ -29,7 +29,7 @@ lint: setup
 test: setup lint
 	@set -e; for backend in $(TEST_BACKENDS); do \
 	  echo "== unit tests on the $$backend backend =="; \
-	  KERAS_BACKEND=$$backend $(BIN)/python -m pytest -n $(TEST_WORKERS); \
+	  KERAS_BACKEND=$$backend $(BIN)/python -m pytest -n $(TEST_WORKERS) --durations=10; \
 	done
 	$(MAKE) notebook-tests
 
