@@ -205,7 +205,8 @@ def test_class_zero_can_be_named_and_the_fast_switch_reads_its_words(monkeypatch
         (["--batch-size", "33"], "multiple of the 2 processes"),
         (["--labels-per-class", "4"], "class(es) [1] have only {1: 3} images"),
         (["--output", "ae.h5"], "must end in '.keras'"),
-        (["--output", "missing/ae.keras"], "does not exist"),
+        (["--output", "d.npz/ae.keras"], "is a file, not a folder"),
+        (["--output", "."], "must end in '.keras'"),
     ],
 )
 def test_pretrain_refuses_what_its_workers_could_not_honour_before_starting_one(
@@ -246,3 +247,15 @@ def test_a_budget_the_validation_split_leaves_too_few_images_for_is_refused_befo
     assert main([*argv, "--output", str(tmp_path / "out")]) == 2
     assert "more than the 2 images left in class 0" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_model_is_saved_into_folders_that_do_not_exist_yet_but_not_through_a_file(tmp_path):
+    from tlkeras.saving import check_model_path
+
+    save_model(tiny_autoencoder(), tmp_path / "new" / "deeper" / "ae.keras")
+    assert (tmp_path / "new" / "deeper" / "ae.keras").stat().st_size > 0
+    (tmp_path / "a_file").write_text("x")
+    with pytest.raises(NotADirectoryError, match="`path` must name a file that can be written.*is a file"):
+        check_model_path(tmp_path / "a_file" / "under" / "ae.keras")
+    with pytest.raises(IsADirectoryError, match="a folder"):
+        check_model_path(tmp_path / "new.keras" if (tmp_path / "new.keras").mkdir() is None else None)

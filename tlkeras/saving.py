@@ -119,20 +119,21 @@ def write_json(path, data):
 
 
 def check_model_path(path, name="path"):
-    """`path` as a string, if a model can be saved there: a `.keras` name in an existing folder.
+    """`path` as a string, if a model can be saved there: a `.keras` name, not a folder, no file in its way.
 
-    Raises `ValueError` for another suffix, and the `OSError` that saving would meet otherwise
-    (`FileNotFoundError`, `NotADirectoryError`, `IsADirectoryError`), its message naming the argument.
+    Missing folders are fine (saving makes them). Raises `ValueError` for another suffix, and the
+    `OSError` saving would meet otherwise (`IsADirectoryError`, `NotADirectoryError`), its message
+    naming the argument.
     """
     path = os.fspath(path)
     if not path.endswith(".keras"):
         raise ValueError(f"`{name}` must end in '.keras'. Received: {name}={path!r}")
-    folder = os.path.dirname(os.path.abspath(path))
-    expected = f"`{name}` must name a file in an existing folder. Received: {name}={path!r}"
+    expected = f"`{name}` must name a file that can be written. Received: {name}={path!r}"
     if os.path.isdir(path):
         raise IsADirectoryError(f"{expected}, a folder")
-    if not os.path.exists(folder):
-        raise FileNotFoundError(f"{expected}: its folder {folder!r} does not exist")
+    folder = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(folder) and os.path.dirname(folder) != folder:
+        folder = os.path.dirname(folder)  # the nearest part of the path that exists
     if not os.path.isdir(folder):
         raise NotADirectoryError(f"{expected}: {folder!r} is a file, not a folder")
     return path
