@@ -257,5 +257,6 @@ def test_a_model_is_saved_into_folders_that_do_not_exist_yet_but_not_through_a_f
     (tmp_path / "a_file").write_text("x")
     with pytest.raises(NotADirectoryError, match="`path` must name a file that can be written.*is a file"):
         check_model_path(tmp_path / "a_file" / "under" / "ae.keras")
+    (tmp_path / "folder.keras").mkdir()
     with pytest.raises(IsADirectoryError, match="a folder"):
-        check_model_path(tmp_path / "new.keras" if (tmp_path / "new.keras").mkdir() is None else None)
+        check_model_path(tmp_path / "folder.keras")
