@@ -76,6 +76,9 @@ def test_ablations_pair_each_strategy_with_the_recipe_missing_one_part():
     [row] = compare_ablations(runs, [(strategy, "ablated", "a part"), ("not run", "ablated", "another")])
     assert (row["strategy"], row["ablation"], row["removes"]) == (strategy, "ablated", "a part")
     assert row["gain"] == pytest.approx(0.05) and row["verdict"] == "wins" and row["seeds"] == 3
+    table = comparison_table([row]).splitlines()
+    assert "against (what it removes)" in table[0] and "| frozen | ablated (a part) | +5.0 points |" in table[2]
+    assert "gain over scratch" in comparison_table(compare_with_scratch(_runs())).splitlines()[0]
 
 
 def test_an_inconclusive_comparison_says_how_many_seeds_would_tell():

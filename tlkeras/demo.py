@@ -35,7 +35,7 @@ from tlkeras.generative import generative_transfer, summarize_generative
 from tlkeras.models import build_classifier
 from tlkeras.precision import mixed_precision
 from tlkeras.pretraining import POOR_RECONSTRUCTION, PretrainConfig, pretrain_autoencoder, reconstruction_quality
-from tlkeras.reports import ablation_table, comparison_table, demo_report, write_results
+from tlkeras.reports import comparison_table, demo_report, write_results
 from tlkeras.saving import write_text
 from tlkeras.statistics import compare_ablations, compare_with_scratch, summarize
 from tlkeras.strategies import list_ablations
@@ -233,5 +233,5 @@ def _run(study, out, command):
     write_text(os.path.join(out, "report.md"), report)
     _say(comparison_table(rows))
     if ablation_rows:
-        _say(ablation_table(ablation_rows))
+        _say(comparison_table(ablation_rows))
     return rows

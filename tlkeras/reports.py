@@ -38,31 +38,24 @@ def _interval_and_verdict(row, scale=1.0, digits=1):
 
 
 def comparison_table(rows, unit="points", scale=100.0):
-    """Paired comparisons as a Markdown table: gain, 95 % CI, verdict."""
+    """Paired comparisons as a Markdown table: gain, 95 % CI, verdict.
+
+    Rows of `compare_with_scratch` are gains over scratch; rows of `compare_ablations` (they name an
+    `ablation`) get a column saying which ablation, and what it removes, each gain is over.
+    """
+    ablations = any("ablation" in r for r in rows)
+    columns = "against (what it removes) | gain" if ablations else "gain over scratch"
     lines = [
-        "| setting | labels per class | strategy | gain over scratch | 95 % CI | verdict | seeds |",
-        "|---|---|---|---|---|---|---|",
+        f"| setting | labels per class | strategy | {columns} | 95 % CI | verdict | seeds |",
+        "|---|---|---|---|---|---|---|" + ("---|" if ablations else ""),
     ]
     for r in rows:
         interval, said = _interval_and_verdict(r, scale)
+        against = f"{r['ablation']} ({r['removes']}) | " if ablations else ""
+        gain = f"{scale * r['gain']:+.1f} {unit}"
         lines.append(
-            f"| {r['setting']} | {r['labels_per_class']} | {r['strategy']} | {scale * r['gain']:+.1f} {unit} | "
-            f"{interval} | {said} | {r['seeds']} |"
-        )
-    return "\n".join(lines)
-
-
-def ablation_table(rows, unit="points", scale=100.0):
-    """Each strategy against its ablations (`tlkeras.statistics.compare_ablations`) as a Markdown table."""
-    lines = [
-        "| setting | labels per class | strategy | against (what it removes) | gain | 95 % CI | verdict | seeds |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        interval, said = _interval_and_verdict(r, scale)
-        lines.append(
-            f"| {r['setting']} | {r['labels_per_class']} | {r['strategy']} | {r['ablation']} ({r['removes']}) | "
-            f"{scale * r['gain']:+.1f} {unit} | {interval} | {said} | {r['seeds']} |"
+            f"| {r['setting']} | {r['labels_per_class']} | {r['strategy']} | {against}{gain} | {interval} | {said} | "
+            f"{r['seeds']} |"
         )
     return "\n".join(lines)
 
@@ -159,7 +152,7 @@ def demo_report(
     if ablation_rows:
         ablations = (
             "\n\n### ablations\n\nEach strategy against the same recipe with one part removed, paired per seed: "
-            f"a win is the removed part's only if this row wins too.\n\n{ablation_table(ablation_rows)}"
+            f"a win is the removed part's only if this row wins too.\n\n{comparison_table(ablation_rows)}"
         )
     warning = ""
     if quality["ratio"] > POOR_RECONSTRUCTION:
