@@ -65,6 +65,7 @@ def test_demo_writes_the_map_and_repeats_itself(tmp_path):
     assert first["configuration"]["command"].startswith("tlkeras demo --dataset digits")
     report = (folder / "report.md").read_text()
     assert "95 % CI" in report and "| in_domain | 3 | frozen |" in report
+    assert "Chosen on validation (best mean validation accuracy): in_domain: 3/class `" in report
     # Same seed, cached autoencoder: the same run gives the same accuracy; the folder is replaced whole.
     second = _demo(tmp_path, "a", "--labels-per-class", "3", "--strategies", "scratch", "--settings", "in_domain")
     assert not (folder / "map.png").exists() or second["comparisons"] == []
@@ -109,6 +110,7 @@ def test_the_default_map_runs_the_three_tasks_on_any_npz_with_labels_that_count(
     assert {(a["strategy"], a["ablation"]) for a in result["ablations"]} == {("neighbourhood", "neighbourhood_pixels")}
     report = (tmp_path / "map" / "report.md").read_text()
     assert "labels that count" in report and "### clustering" in report and "mean training" in report
+    assert "Chosen on validation" not in report  # no validation split to choose on
     assert "### ablations" in report and "| neighbourhood_pixels (the autoencoder's codes" in report
 
 

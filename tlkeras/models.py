@@ -12,10 +12,30 @@ import keras
 import numpy as np
 from keras import layers
 
-from tlkeras._validation import check_choice, check_images, check_model, check_number, check_positive_int
+from tlkeras._validation import check_choice, check_images, check_model, check_number, check_positive_int, fast_mode
 
 # The decoder's ways back up to the image size (`build_decoder`'s `upsampling`).
 UPSAMPLING = ("transpose", "upsampling")
+
+
+def decoder_upsampling(fast=None, backend=None):
+    """The decoder the course builds: `"transpose"`, but `"upsampling"` in the quick run on JAX.
+
+    XLA's CPU backend runs Conv2DTranspose several times slower than UpSampling2D + Conv2D, which
+    would make the tests' quick runs of the notebooks on JAX the longest of the suite; the full
+    run, what students do, keeps the Conv2DTranspose decoder on every backend.
+
+    Args:
+        fast: whether this is the quick run (default: `fast_mode()`, from `$TLKERAS_FAST`).
+        backend: the Keras backend (default: the active one).
+
+    Example:
+    >>> decoder_upsampling(fast=False, backend="jax"), decoder_upsampling(fast=True, backend="jax")
+    ('transpose', 'upsampling')
+    """
+    fast = fast_mode() if fast is None else fast
+    backend = keras.backend.backend() if backend is None else backend
+    return "upsampling" if fast and backend == "jax" else "transpose"
 
 
 def _spatial_shape(input_shape):

@@ -129,10 +129,13 @@ def demo_report(
 
     settings = list(dict.fromkeys(r["setting"] for r in summary))
     tables = "\n\n".join(f"### {setting}\n\n{markdown_table(summary, setting)}" for setting in settings)
-    chosen = "; ".join(
-        f"{setting}: " + ", ".join(f"{n}/class `{s}`" for n, s in recommend(summary, setting).items())
-        for setting in settings
-    )
+    chosen = ""
+    if options.validation_size:  # with a fixed schedule there is no validation split to choose on
+        chosen = "; ".join(
+            f"{setting}: " + ", ".join(f"{n}/class `{s}`" for n, s in recommend(summary, setting).items())
+            for setting in settings
+        )
+        chosen = f"\n\nChosen on validation (best mean validation accuracy): {chosen or 'no classifier was trained'}."
     generative = ""
     if generative_row:
         g = generative_row
@@ -189,9 +192,7 @@ it below, `inconclusive`: the seeds cannot tell).
 
 {comparison_table(rows)}{ablations}{generative}{clustering}
 
-![map](map.png)
-
-Chosen on validation (best mean validation accuracy): {chosen or "no classifier was trained"}.
+![map](map.png){chosen}
 
 ## Test accuracy (mean ± std over seeds)
 
