@@ -54,6 +54,11 @@ def test_each_notebook_opens_with_a_title_and_has_one_parameters_cell(path):
     assert len(tagged) == 1, "exactly one cell tagged `parameters`"
     # one fast-mode switch, read as the library reads it (`TLKERAS_FAST=true` is fast here too)
     assert "FAST = fast_mode()" in tagged[0].source and "SEED" in tagged[0].source
+    # the test harness stays out of the lesson: no backend switch among the knobs (`decoder_upsampling` holds it)
+    assert "backend()" not in tagged[0].source and " CI " not in tagged[0].source
+    # tlkeras first, so that Keras starts without TensorFlow's start-up lines (tlkeras._quiet)
+    first_code = next(c for c in nb.cells if c.cell_type == "code")
+    assert first_code.source.startswith("import tlkeras"), "the first code cell imports tlkeras, before keras"
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
     assert "assert" in code, "a notebook checks its own claims"
     assert "tf.keras" not in code, "Keras 3: `import keras`, never tf.keras"
