@@ -61,7 +61,7 @@ def check_encoder_extracted(encoder, autoencoder):
     _require(
         encoder is not original,
         "this is the autoencoder's own encoder, not a copy: training it would change the autoencoder too. "
-        "Make an independent copy (the section above says how).",
+        "Make an independent copy (the section above says which function and what it does).",
     )
     _require(
         encoder.output_shape == original.output_shape,
