@@ -15,7 +15,8 @@ from _machine import describe
 
 from tlkeras import data
 from tlkeras.models import build_conv_autoencoder
-from tlkeras.statistics import paired_comparison
+from tlkeras.reports import comparison_table, markdown_table
+from tlkeras.statistics import compare_with_scratch, summarize
 from tlkeras.strategies import DEFAULT_AUGMENT
 from tlkeras.study import label_efficiency
 
@@ -28,9 +29,10 @@ def main():
     train, test = data.load_fashion_mnist()
     keras.utils.set_random_seed(0)
     architecture = build_conv_autoencoder()  # scratch takes only the encoder's architecture, with new weights
-    runs = {}
-    for augment in (DEFAULT_AUGMENT, ()):
-        runs[augment] = label_efficiency(
+    runs = []
+    # The baseline of this comparison is scratch *without* augmentation, so it keeps the name "scratch".
+    for augment, name in ((DEFAULT_AUGMENT, "scratch+augmentation"), ((), "scratch")):
+        for run in label_efficiency(
             architecture,
             train,
             test,
@@ -38,22 +40,12 @@ def main():
             strategies=("scratch",),
             seeds=tuple(range(args.seeds)),
             augment=augment,
-        )
+        ):
+            runs.append({**run, "strategy": name})
     print(f"machine: {describe()}")
-    print("| labels per class | scratch with augmentation | without | gain of the augmentation | 95 % CI | verdict |")
-    print("|---|---|---|---|---|---|")
-    for n in args.labels_per_class:
-        with_it, without = (
-            {r["seed"]: r["accuracy"] for r in runs[augment] if r["labels_per_class"] == n}
-            for augment in (DEFAULT_AUGMENT, ())
-        )
-        seeds = sorted(with_it)
-        c = paired_comparison([with_it[s] - without[s] for s in seeds])
-        mean_with, mean_without = (100 * sum(d[s] for s in seeds) / len(seeds) for d in (with_it, without))
-        print(
-            f"| {n} | {mean_with:.1f} % | {mean_without:.1f} % | {100 * c['gain']:+.1f} points | "
-            f"[{100 * c['low']:+.1f}, {100 * c['high']:+.1f}] | {c['verdict']} |"
-        )
+    print(markdown_table(summarize(runs)))
+    print("\n'scratch' here trains without augmentation: the gain is the augmentation's.")
+    print(comparison_table(compare_with_scratch(runs)))
 
 
 if __name__ == "__main__":

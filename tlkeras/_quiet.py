@@ -59,7 +59,8 @@ def filtered_stderr(noise=STARTUP_NOISE):
 
 def start_backend():
     """Import Keras and start its backend (TensorFlow: look for GPUs once), its start-up lines filtered."""
-    if "keras" in sys.modules or os.environ.get("TLKERAS_STARTUP_LOGS", "0").strip().lower() in ("1", "true", "yes"):
+    show_all = os.environ.get("TLKERAS_STARTUP_LOGS", "0").strip().lower() in ("1", "true", "yes", "on")
+    if "keras" in sys.modules or show_all:
         return
     with filtered_stderr():
         import keras

@@ -129,13 +129,14 @@ def demo_report(
 
     settings = list(dict.fromkeys(r["setting"] for r in summary))
     tables = "\n\n".join(f"### {setting}\n\n{markdown_table(summary, setting)}" for setting in settings)
-    chosen = ""
-    if options.validation_size:  # with a fixed schedule there is no validation split to choose on
-        chosen = "; ".join(
-            f"{setting}: " + ", ".join(f"{n}/class `{s}`" for n, s in recommend(summary, setting).items())
-            for setting in settings
-        )
-        chosen = f"\n\nChosen on validation (best mean validation accuracy): {chosen or 'no classifier was trained'}."
+    # `recommend` names nothing where the runs chose nothing on a validation split (a fixed schedule)
+    choices = {setting: recommend(summary, setting) for setting in settings}
+    chosen = "; ".join(
+        f"{setting}: " + ", ".join(f"{n}/class `{name}`" for n, name in best.items())
+        for setting, best in choices.items()
+        if best
+    )
+    chosen = f"\n\nChosen on validation (best mean validation accuracy): {chosen}." if chosen else ""
     generative = ""
     if generative_row:
         g = generative_row
