@@ -26,10 +26,12 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# Backend-independent tests (marked any_backend) and the docstring examples run on the first backend only.
 test: setup lint
 	@set -e; for backend in $(TEST_BACKENDS); do \
 	  echo "== unit tests on the $$backend backend =="; \
-	  KERAS_BACKEND=$$backend $(BIN)/python -m pytest -n $(TEST_WORKERS) --durations=10; \
+	  if [ $$backend = $(firstword $(TEST_BACKENDS)) ]; then only=""; else only="-m 'not notebooks and not any_backend' --ignore=tlkeras"; fi; \
+	  eval KERAS_BACKEND=$$backend $(BIN)/python -m pytest -n $(TEST_WORKERS) --durations=10 $$only; \
 	done
 	$(MAKE) notebook-tests
 

@@ -1,6 +1,6 @@
 """What data augmentation is worth to the scratch baseline: the same runs with and without it, paired per seed.
 
-Every strategy's classifier gets `tlkeras.strategies.DEFAULT_AUGMENT` (random shifts up to 10 % and
+Every strategy's classifier gets `tlkeras.study.strategies.DEFAULT_AUGMENT` (random shifts up to 10 % and
 horizontal flips, active only in training) unless told otherwise. This runs `scratch` under the
 default protocol (a fixed schedule, no label beyond the budget) with that augmentation and without
 any, on the same labeled images per seed, and prints the paired gain with its 95 % interval.
@@ -15,10 +15,10 @@ from _machine import describe
 
 from tlkeras import data
 from tlkeras.models import build_conv_autoencoder
-from tlkeras.reports import comparison_table, markdown_table
-from tlkeras.statistics import compare_with_scratch, summarize
-from tlkeras.strategies import DEFAULT_AUGMENT
-from tlkeras.study import label_efficiency
+from tlkeras.study.label_efficiency import label_efficiency
+from tlkeras.study.reports import comparison_table, markdown_table
+from tlkeras.study.statistics import compare_with_scratch, summarize
+from tlkeras.study.strategies import DEFAULT_AUGMENT
 
 
 def main():

@@ -14,7 +14,7 @@ import argparse
 
 from _machine import describe
 
-from tlkeras.workers import WorkerOptions, launch_local_workers
+from tlkeras.scaling.workers import WorkerOptions, launch_local_workers
 
 
 def main():

@@ -18,7 +18,7 @@ from _machine import describe
 
 from tlkeras.data import load_fashion_mnist
 from tlkeras.models import build_conv_autoencoder
-from tlkeras.precision import use_mixed_precision
+from tlkeras.scaling.precision import use_mixed_precision
 
 
 class EpochTimer(keras.callbacks.Callback):

@@ -15,8 +15,8 @@ from _machine import describe
 
 from tlkeras import data
 from tlkeras.pretraining import PretrainConfig, pretrain_autoencoder
-from tlkeras.study import label_efficiency
-from tlkeras.training import Schedule
+from tlkeras.study.label_efficiency import label_efficiency
+from tlkeras.study.schedule import Schedule
 
 
 def main():

@@ -1,6 +1,6 @@
 """Which semi-supervised variant? The tried-table of docs/benchmarks.md, chosen on the validation split.
 
-Each variant is a set of options of the `semi_supervised` strategy (`tlkeras.strategies`),
+Each variant is a set of options of the `semi_supervised` strategy (`tlkeras.study.strategies`),
 trained exactly as `tlkeras demo` trains it (same validation split of 1,000
 training images, same labeled images per seed, early stopping on validation),
 on Fashion-MNIST with the demo's cached 4-epoch autoencoder. Prints one JSON
@@ -19,10 +19,11 @@ import numpy as np
 from _machine import describe
 
 from tlkeras import data
+from tlkeras.data import validation_split
 from tlkeras.pretraining import PretrainConfig, pretrain_autoencoder
-from tlkeras.strategies import train_strategy
-from tlkeras.study import validation_split
-from tlkeras.training import Schedule, accuracy_of
+from tlkeras.study.schedule import Schedule
+from tlkeras.study.strategies import train_strategy
+from tlkeras.training import accuracy_of
 
 VARIANTS = {
     "scratch": ("scratch", {}),

@@ -5,7 +5,7 @@ tinted per class; mirrored copies past 70,000) into `--folder` (kept for the nex
 if its file count differs), then, each in a fresh process so that each has its own peak memory:
 
 - `stream`: one epoch of the default autoencoder (`PretrainConfig`'s) over an `ImageFolderStream`
-  of every file, as `pretrain_autoencoder` trains on a stream (`tlkeras.streaming.for_fit`);
+  of every file, as `pretrain_autoencoder` trains on a stream (`tlkeras.images.streaming.for_fit`);
 - `memory`: the first `--in-memory` files decoded into one float32 array, then one epoch of the
   same autoencoder's `fit` on that array.
 
@@ -91,10 +91,10 @@ class SteadyThroughput:
 def measure(mode, folder, in_memory, batch_size, workers):
     import keras
 
-    from tlkeras.folders import ImageFolderStream
+    from tlkeras.images.folders import ImageFolderStream
+    from tlkeras.images.streaming import for_fit, take_images
     from tlkeras.models import build_conv_autoencoder
     from tlkeras.pretraining import PretrainConfig
-    from tlkeras.streaming import for_fit, take_images
 
     config = PretrainConfig(epochs=1, batch_size=batch_size)
     stream = ImageFolderStream(folder, labels=None, color_mode="rgb", batch_size=batch_size, workers=workers)

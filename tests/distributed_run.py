@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 
 from tlkeras import build_classifier, build_conv_autoencoder, extract_encoder, fine_tune  # noqa: E402
 from tlkeras.data import load_digits  # noqa: E402
-from tlkeras.distribute import global_batch_size, replicas, split_cpu  # noqa: E402
+from tlkeras.scaling.distribute import global_batch_size, replicas, split_cpu  # noqa: E402
 
 split_cpu(2)  # before the backend computes anything
 if MODE != "jax":

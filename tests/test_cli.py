@@ -66,9 +66,12 @@ def test_demo_writes_the_map_and_repeats_itself(tmp_path):
     report = (folder / "report.md").read_text()
     assert "95 % CI" in report and "| in_domain | 3 | frozen |" in report
     assert "Chosen on validation (best mean validation accuracy): in_domain: 3/class `" in report
-    # Same seed, cached autoencoder: the same run gives the same accuracy; the folder is replaced whole.
+    # Same seed, cached autoencoder: the same run gives the same accuracy; the folder is replaced whole
+    # (a file the first run's folder held and the second does not write is gone).
+    (folder / "left_over.txt").write_text("from the first run")
     second = _demo(tmp_path, "a", "--labels-per-class", "3", "--strategies", "scratch", "--settings", "in_domain")
-    assert not (folder / "map.png").exists() or second["comparisons"] == []
+    assert not (folder / "left_over.txt").exists() and (folder / "report.md").exists()
+    assert second["comparisons"] == [] and "| in_domain | 3 | frozen |" not in (folder / "report.md").read_text()
     [original] = [
         r
         for r in runs

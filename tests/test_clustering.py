@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from helpers import tiny_autoencoder
 
-from tlkeras.clustering import cluster_accuracy, clustering_study, compare_features
+from tlkeras.study.clustering import cluster_accuracy, clustering_study, compare_features
 
 
 def test_cluster_accuracy_matches_clusters_to_classes_one_to_one():

@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 from helpers import weights_by_path
 
-from tlkeras.consistency import confident_pseudo_labels, strong_augmentation, train_consistency
 from tlkeras.models import build_classifier
-from tlkeras.strategies import train_strategy
-from tlkeras.training import Schedule
+from tlkeras.study.consistency import confident_pseudo_labels, strong_augmentation, train_consistency
+from tlkeras.study.schedule import Schedule
+from tlkeras.study.strategies import train_strategy
 
 QUICK = Schedule(max_steps=4, eval_every=2, patience=1, batch_size=8)
 

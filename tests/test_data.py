@@ -6,6 +6,9 @@ from helpers import write_idx
 
 from tlkeras import data
 
+# Backend-independent: make test runs these on its first backend only.
+pytestmark = pytest.mark.any_backend
+
 
 def _fake_fashion_dir(folder, n_train=12, n_test=6, fill=255):
     os.makedirs(folder, exist_ok=True)

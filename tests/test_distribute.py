@@ -8,9 +8,9 @@ import keras
 import numpy as np
 import pytest
 
-from tlkeras import workers
-from tlkeras.distribute import global_batch_size, initialize_workers, replicas, split_cpu, worker_shard
-from tlkeras.workers import WorkerOptions, launch_local_workers
+from tlkeras.scaling import workers
+from tlkeras.scaling.distribute import global_batch_size, initialize_workers, replicas, split_cpu, worker_shard
+from tlkeras.scaling.workers import WorkerOptions, launch_local_workers
 
 SCRIPT = os.path.join(os.path.dirname(__file__), "distributed_run.py")
 MODES = {"tensorflow": "mirrored", "jax": "jax"}

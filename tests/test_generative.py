@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from helpers import tiny_autoencoder
 
-from tlkeras.generative import denoising_mse, generative_transfer, summarize_generative
+from tlkeras.study.generative import denoising_mse, generative_transfer, summarize_generative
 
 
 def test_generative_transfer_pairs_both_arms_per_seed_and_leaves_the_autoencoder_alone(images):
@@ -28,7 +28,7 @@ def test_generative_transfer_pairs_both_arms_per_seed_and_leaves_the_autoencoder
 
 
 def test_the_scratch_arm_keeps_every_option_of_the_autoencoder(images, monkeypatch):
-    from tlkeras import generative
+    from tlkeras.study import generative
 
     built = []
     real = generative.fresh_copy

@@ -11,8 +11,8 @@ from helpers import SHAPE, tiny_autoencoder, tiny_classifier, weights_by_path
 
 from tlkeras.data import sample_per_class, split_by_class
 from tlkeras.models import build_classifier, build_conv_autoencoder, build_decoder, build_encoder
-from tlkeras.precision import mixed_precision
 from tlkeras.saving import save_model
+from tlkeras.scaling.precision import mixed_precision
 from tlkeras.transfer import fine_tune
 
 
@@ -173,7 +173,9 @@ def test_a_data_file_with_nan_pixels_or_huge_labels_is_refused_by_name(tmp_path,
     "extra, message",
     [
         (["--source-classes", "1", "1"], "repeat a class"),
-        (["--settings", "generative", "--target", "none"], "nothing would run"),
+        (["--settings", "generative", "--target", "none"], "nothing would be compared"),
+        (["--settings", "cross_domain", "--target", "digits"], "`--target` is `--dataset`"),
+        (["--labels-per-class", "2147483648"], "an integer in [1, 2147483647]"),
         (["--data", "x.npy"], "must be a .npz file"),
         (["--image-size", "16"], "applies to `--data DIR`"),
         (["--output", "out", "--cache-dir", "out/cache"], "inside `--output`"),
@@ -189,7 +191,7 @@ def test_demo_options_that_spoil_the_run_are_refused_before_any_work(tmp_path, m
 
 
 def test_class_zero_can_be_named_and_the_fast_switch_reads_its_words(monkeypatch):
-    from tlkeras.demo_plan import DemoOptions
+    from tlkeras.study.demo_plan import DemoOptions
 
     assert DemoOptions(source_classes=(0, 1), target_classes=(2, 3)).source_classes == (0, 1)
     monkeypatch.setenv("TLKERAS_FAST", "true")
@@ -224,8 +226,8 @@ def test_pretrain_refuses_what_its_workers_could_not_honour_before_starting_one(
 
 
 def test_ctrl_c_in_pretrain_exits_130_without_a_traceback(monkeypatch, capsys):
-    from tlkeras import workers
     from tlkeras.cli import main
+    from tlkeras.scaling import workers
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
@@ -260,3 +262,160 @@ def test_a_model_is_saved_into_folders_that_do_not_exist_yet_but_not_through_a_f
     (tmp_path / "folder.keras").mkdir()
     with pytest.raises(IsADirectoryError, match="a folder"):
         check_model_path(tmp_path / "folder.keras")
+
+
+# Round four: statistics, clustering, the registry, huge options, channels-first arrays.
+
+
+@pytest.mark.parametrize("confidence", [95, 1.0, 0, -0.5, "0.95", True])
+def test_an_interval_refuses_a_confidence_that_is_not_a_probability(confidence):
+    from tlkeras.study.statistics import paired_interval, seeds_needed
+
+    for function in (paired_interval, seeds_needed):
+        with pytest.raises(ValueError, match="`confidence`"):
+            function([0.01, 0.03, 0.02], confidence=confidence)
+
+
+def test_a_percentage_gets_a_hint():
+    from tlkeras.study.statistics import paired_interval
+
+    with pytest.raises(ValueError, match="a percentage\\? pass 0.95"):
+        paired_interval([0.01, 0.03], confidence=95)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_a_diverged_run_is_refused_not_read_as_too_few_seeds(bad):
+    from tlkeras.study.statistics import paired_comparison, paired_interval
+
+    for function in (paired_interval, paired_comparison):
+        with pytest.raises(ValueError, match="entries \\[1\\].*diverged"):
+            function([0.02, bad, 0.01])
+    with pytest.raises(ValueError, match="non-empty"):
+        paired_interval([])
+
+
+def test_two_runs_of_one_seed_are_refused_not_silently_dropped():
+    from tlkeras.study.statistics import compare_ablations, compare_with_scratch
+
+    runs = [
+        {"strategy": s, "labels_per_class": 1, "seed": k, "accuracy": 0.5} for s in ("scratch", "x") for k in (0, 1)
+    ]
+    assert len(compare_with_scratch(runs)) == 1
+    merged = [*runs, {"strategy": "x", "labels_per_class": 1, "seed": 1, "accuracy": 0.9}]
+    with pytest.raises(ValueError, match="two runs of setting 'in_domain', 1 labels per class, strategy 'x', seed 1"):
+        compare_with_scratch(merged)
+    with pytest.raises(ValueError, match="two runs"):
+        compare_ablations(merged, [("x", "scratch", "everything")])
+    from tlkeras.study.clustering import compare_features
+
+    rows = [
+        {"features": f, "method": "kmeans", "seed": 0, "accuracy": 0.5, "nmi": 0.5} for f in ("autoencoder", "pixels")
+    ]
+    with pytest.raises(ValueError, match="two runs of features 'pixels', method 'kmeans', seed 0"):
+        compare_features([*rows, rows[1]])
+
+
+def test_an_unknown_clustering_method_is_refused_by_name():
+    from tlkeras.study.clustering import cluster, clustering_study
+
+    vectors = np.random.default_rng(0).random((20, 3))
+    with pytest.raises(ValueError, match="`method` must be one of \\['kmeans', 'gmm'.*dbscan"):
+        cluster(vectors, 2, "dbscan")
+    with pytest.raises(ValueError, match="`vectors` must be 2-D"):
+        cluster(vectors[:, 0], 2, "kmeans")
+    with pytest.raises(ValueError, match="`methods`.*hdbscan"):
+        clustering_study(tiny_autoencoder(), np.zeros((4, *SHAPE), "float32"), [0, 1, 0, 1], methods=("hdbscan",))
+
+
+def test_cluster_accuracy_checks_its_arrays_and_counts_noise_as_wrong():
+    from tlkeras.study.clustering import cluster_accuracy
+
+    with pytest.raises(ValueError, match="`y_pred`.*one per label of `y_true` \\(4\\)"):
+        cluster_accuracy([0, 0, 1, 1], [0, 1, 1])
+    with pytest.raises(ValueError, match="`y_pred`.*integer"):
+        cluster_accuracy([0, 1], [0.0, 1.0])
+    with pytest.raises(ValueError, match="`y_true` must hold labels >= 0"):
+        cluster_accuracy([0, -1], [0, 1])
+    # DBSCAN's noise (-1) matches no class: half the points right, not three quarters.
+    assert cluster_accuracy([0, 0, 1, 1], [0, 0, -1, 1]) == 0.75
+    assert cluster_accuracy([0, 0, 1, 1], [0, -1, 1, -1]) == 0.5
+    assert cluster_accuracy([0, 0, 1, 1], [-1, -1, -1, -1]) == 0.0
+    # Huge ids cost nothing: the matrix is clusters x classes.
+    assert cluster_accuracy([0, 0, 7, 7], [2**40, 2**40, 5, 5]) == 1.0
+
+
+@pytest.mark.parametrize("labels_per_class", [(2**31,), (2**62,), ()])
+def test_a_huge_or_empty_budget_is_refused_without_materialising_its_range(labels_per_class):
+    import tracemalloc
+
+    from tlkeras.study.demo_plan import DemoOptions
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match="`labels_per_class` must be"):
+            DemoOptions(labels_per_class=labels_per_class)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 5_000_000  # bytes: a list of the allowed budgets would take gigabytes
+
+
+def test_check_choice_describes_a_range_and_a_long_list_in_a_few_words():
+    from tlkeras._validation import check_choice
+
+    with pytest.raises(ValueError, match=r"an integer in \[1, 9\]. Received: n=0"):
+        check_choice(0, "n", range(1, 10))
+    with pytest.raises(ValueError, match=r"\.\.\. \(1000 in all\)"):
+        check_choice("x", "name", [str(i) for i in range(1000)])
+
+
+def test_a_strategy_can_be_registered_by_a_name_given_positionally():
+    from tlkeras.study.strategies import get_strategy, list_strategies, register_strategy, unregister_strategy
+
+    @register_strategy("my_recipe")
+    def recipe(autoencoder, labeled, unlabeled, validation_data, num_classes, *, seed, schedule, augment):
+        """A made-up recipe."""
+
+    try:
+        assert "my_recipe" in list_strategies() and get_strategy("my_recipe") is recipe
+    finally:
+        unregister_strategy("my_recipe")
+    with pytest.raises(ValueError, match="registers a function"):
+        register_strategy(42)
+    with pytest.raises(ValueError, match="Name a strategy once"):
+        register_strategy("a", name="b")
+
+
+def test_channels_first_images_are_refused_with_a_hint():
+    from tlkeras._validation import check_images
+    from tlkeras.pretraining import PretrainConfig, pretrain_autoencoder
+
+    x = np.zeros((4, 3, 16, 16), "float32")
+    with pytest.raises(ValueError, match=r"channels-first.*np.moveaxis\(images, 1, -1\)"):
+        check_images(x, "images")
+    with pytest.raises(ValueError, match="channels-first"):
+        pretrain_autoencoder(PretrainConfig(dataset="digits", epochs=1), cache_dir=False, images=x, verbose=0)
+    assert check_images(np.zeros((4, 16, 16, 3), "float32")).shape == (4, 16, 16, 3)
+    assert check_images(np.zeros((4, 3, 3, 3), "float32")).shape == (4, 3, 3, 3)  # ambiguous: taken as it is
+
+
+def test_a_channels_first_npz_is_read_channels_last_and_says_so(tmp_path):
+    from tlkeras.data import load_npz
+
+    x = (np.random.default_rng(0).random((6, 1, 12, 10)) * 255).astype("uint8")  # PyTorch's (N, C, H, W)
+    y = np.array([0, 1, 0, 1, 0, 1])
+    np.savez(tmp_path / "torch.npz", x_train=x, y_train=y, x_test=x, y_test=y)
+    with pytest.warns(UserWarning, match=r"channels-first.*read as \(N, H, W, C\) = \(6, 12, 10, 1\)"):
+        (x_train, _), (x_test, _) = load_npz(tmp_path / "torch.npz")
+    assert x_train.shape == x_test.shape == (6, 12, 10, 1)
+    np.testing.assert_allclose(x_train[..., 0], x[:, 0] / 255.0, rtol=1e-6)
+
+
+def test_load_npz_refuses_a_npy_file_by_name(tmp_path):
+    from tlkeras.data import load_npz
+
+    np.save(tmp_path / "x.npy", np.zeros((3, 4)))
+    with pytest.raises(
+        ValueError, match=r"`path` must be a .npz file.*a .npy file holding one array of shape \(3, 4\)"
+    ):
+        load_npz(tmp_path / "x.npy")

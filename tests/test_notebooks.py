@@ -11,6 +11,9 @@ import nbformat
 import pytest
 from helpers import load_script
 
+# Backend-independent: make test runs these on its first backend only.
+pytestmark = pytest.mark.any_backend
+
 ROOT = os.path.join(os.path.dirname(__file__), os.pardir)
 SOLUTIONS = sorted(glob.glob(os.path.join(ROOT, "notebooks", "[0-9][0-9]_*.ipynb")))
 EXERCISES = sorted(glob.glob(os.path.join(ROOT, "notebooks", "exercises", "*.ipynb")))

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from helpers import tiny_autoencoder, tiny_classifier
 
-from tlkeras.precision import use_mixed_precision
+from tlkeras.scaling.precision import use_mixed_precision
 
 
 @pytest.fixture

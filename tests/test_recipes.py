@@ -74,8 +74,8 @@ def test_readme_quick_start_runs(tmp_path, monkeypatch, capsys):
 def test_the_contributing_guides_strategy_registers_and_trains(images, labels):
     from helpers import tiny_autoencoder
 
-    from tlkeras.strategies import list_strategies, train_strategy, unregister_strategy
-    from tlkeras.training import Schedule
+    from tlkeras.study.schedule import Schedule
+    from tlkeras.study.strategies import list_strategies, train_strategy, unregister_strategy
 
     [(title, code)] = _blocks(os.path.join("docs", "contributing.md"))
     exec(compile(code, f"contributing.md: {title}", "exec"), {"__name__": "__contributing__"})

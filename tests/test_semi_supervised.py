@@ -4,8 +4,8 @@ import pytest
 from helpers import SHAPE, tiny_autoencoder, weights_by_path
 
 from tlkeras.models import build_classifier
-from tlkeras.semi_supervised import build_semi_supervised_model, select_pseudo_labels, train_semi_supervised
-from tlkeras.training import Schedule
+from tlkeras.study.schedule import Schedule
+from tlkeras.study.semi_supervised import build_semi_supervised_model, select_pseudo_labels, train_semi_supervised
 from tlkeras.transfer import extract_encoder
 
 

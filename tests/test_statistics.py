@@ -3,8 +3,8 @@ import math
 
 import pytest
 
-from tlkeras.reports import comparison_table, markdown_table, write_results
-from tlkeras.statistics import (
+from tlkeras.study.reports import comparison_table, markdown_table, write_results
+from tlkeras.study.statistics import (
     compare_ablations,
     compare_with_scratch,
     paired_interval,
@@ -13,6 +13,9 @@ from tlkeras.statistics import (
     summarize,
     verdict,
 )
+
+# Backend-independent: make test runs these on its first backend only.
+pytestmark = pytest.mark.any_backend
 
 
 def test_paired_interval_and_verdicts():

@@ -2,11 +2,14 @@ import numpy as np
 import pytest
 from helpers import tiny_autoencoder, weights_by_path
 
-from tlkeras import strategies, transfer
+from tlkeras import transfer
 from tlkeras.cli import build_parser
-from tlkeras.demo_plan import DemoOptions
-from tlkeras.reports import strategy_glossary
-from tlkeras.strategies import (
+from tlkeras.study import strategies
+from tlkeras.study.demo_plan import DemoOptions
+from tlkeras.study.label_efficiency import label_efficiency
+from tlkeras.study.reports import strategy_glossary
+from tlkeras.study.schedule import Schedule
+from tlkeras.study.strategies import (
     check_options,
     list_ablations,
     list_strategies,
@@ -15,8 +18,6 @@ from tlkeras.strategies import (
     train_strategy,
     unregister_strategy,
 )
-from tlkeras.study import label_efficiency
-from tlkeras.training import Schedule
 
 QUICK = Schedule(max_steps=6, eval_every=2, patience=1)
 # One self-training round: semi_supervised then trains twice, not four times (test_semi_supervised tests the rounds).
@@ -170,7 +171,7 @@ def test_a_strategy_registered_elsewhere_is_in_the_cli_the_study_and_the_report(
 def test_neighbourhood_trains_a_cnn_on_balanced_pseudo_labels_and_its_ablation_uses_pixels(
     tiny_pretrained, images, labels, monkeypatch
 ):
-    from tlkeras import clustering, neighbourhoods
+    from tlkeras.study import clustering, neighbourhoods
 
     embedded = []
     real = clustering.embed
@@ -188,7 +189,7 @@ def test_neighbourhood_trains_a_cnn_on_balanced_pseudo_labels_and_its_ablation_u
 
 
 def test_pseudo_labels_from_neighbourhoods_are_class_balanced():
-    from tlkeras.neighbourhoods import neighbourhood_pseudo_labels
+    from tlkeras.study.neighbourhoods import neighbourhood_pseudo_labels
 
     rng = np.random.default_rng(0)
     images = rng.uniform(0, 0.2, (90, 16, 16, 1)).astype("float32")
@@ -237,7 +238,7 @@ def test_an_unregistered_strategy_takes_its_ablations_with_it():
 
 
 def test_an_ablation_runs_its_base_with_the_part_removed(tiny_pretrained, images, labels, monkeypatch):
-    from tlkeras import semi_supervised
+    from tlkeras.study import semi_supervised
 
     calls = []
     real = semi_supervised.train_semi_supervised

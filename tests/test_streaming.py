@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from helpers import SHAPE, save_pngs, tiny_classifier
 
-from tlkeras import folders, streaming
-from tlkeras.folders import ImageFolderStream, load_image_folder
+from tlkeras.images import folders, streaming
+from tlkeras.images.folders import ImageFolderStream, load_image_folder
 from tlkeras.pretraining import PretrainConfig, pretrain_autoencoder
-from tlkeras.study import label_efficiency
-from tlkeras.training import Schedule
+from tlkeras.study.label_efficiency import label_efficiency
+from tlkeras.study.schedule import Schedule
 from tlkeras.transfer import fine_tune
 
 TINY = dict(filters=(4, 8), latent_dim=6, epochs=2, batch_size=8)

@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
 
-from tlkeras.study import label_efficiency, validation_split
-from tlkeras.training import Schedule
+from tlkeras.data import validation_split
+from tlkeras.study.label_efficiency import label_efficiency
+from tlkeras.study.schedule import Schedule
 
 QUICK = Schedule(max_steps=6, eval_every=2, patience=1)
 FEW_REFERENCES = {"frozen": {"reference_images": 32}}
@@ -47,7 +48,8 @@ def test_label_efficiency_records_every_run_reproducibly(tiny_pretrained, images
 
 
 def test_by_default_a_run_spends_no_label_beyond_its_budget(tiny_pretrained, images, labels, monkeypatch):
-    from tlkeras import strategies, study
+    from tlkeras.study import label_efficiency as study
+    from tlkeras.study import strategies
 
     seen = []
     real = strategies.train_strategy

@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from tlkeras.training import LabeledBatches, Schedule
+from tlkeras.study.schedule import LabeledBatches, Schedule
 
 
 def test_a_schedule_counts_chunks_and_reports_the_kept_steps():

@@ -3,6 +3,9 @@ import pytest
 
 from tlkeras._validation import check_images, check_labels
 
+# Backend-independent: make test runs these on its first backend only.
+pytestmark = pytest.mark.any_backend
+
 
 def test_check_images_accepts_float_images_in_unit_range():
     x = check_images(np.full((2, 4, 4, 1), 0.5, dtype=np.float64))

@@ -83,6 +83,20 @@ def check_seeds(seeds, name="seeds"):
     return seeds
 
 
+def describe_choices(choices, most=20):
+    """The allowed values in words, without materialising a range or a long list.
+
+    Example:
+    >>> describe_choices(range(1, 2**31)), describe_choices(("a", "b"))
+    ('an integer in [1, 2147483647]', "one of ['a', 'b']")
+    """
+    if isinstance(choices, range) and choices.step == 1:
+        return f"an integer in [{choices.start}, {choices.stop - 1}]"
+    if len(choices) > most:
+        return f"one of {list(choices)[:most]} ... ({len(choices)} in all)"
+    return f"one of {list(choices)}"
+
+
 def check_choice(value, name, choices):
     """Raise unless ``value`` is one of ``choices``."""
     try:
@@ -90,7 +104,7 @@ def check_choice(value, name, choices):
     except TypeError:  # an unhashable value against a set or dict
         ok = False
     if not ok:
-        raise ValueError(f"`{name}` must be one of {list(choices)}. Received: {name}={value!r}")
+        raise ValueError(f"`{name}` must be {describe_choices(choices)}. Received: {name}={value!r}")
     return value
 
 
@@ -98,7 +112,7 @@ def check_choices(values, name, choices):
     """A non-empty tuple of distinct entries of ``choices`` (a single string is refused, not split)."""
     if isinstance(values, str) or not isinstance(values, (tuple, list)) or not values:
         raise ValueError(
-            f"`{name}` must be a non-empty tuple of names from {list(choices)}. Received: {name}={values!r}"
+            f"`{name}` must be a non-empty tuple, each entry {describe_choices(choices)}. Received: {name}={values!r}"
         )
     for value in values:
         check_choice(value, name, choices)
@@ -139,11 +153,21 @@ def check_array(x, name):
     return x
 
 
+def looks_channels_first(shape):
+    """Whether a rank-4 image shape reads as (N, C, H, W): 1, 3 or 4 on axis 1, no such count last, H and W over 4.
+
+    Example:
+    >>> looks_channels_first((8, 3, 32, 32)), looks_channels_first((8, 32, 32, 3)), looks_channels_first((8, 3, 3, 3))
+    (True, False, False)
+    """
+    return len(shape) == 4 and shape[1] in (1, 3, 4) and shape[3] not in (1, 3, 4) and min(shape[2:]) > 4
+
+
 def check_images(x, name="x", expected_shape=None):
     """Check a batch of images and return it as a float32 array.
 
-    Images must be a rank-4 array ``(N, H, W, C)`` (``(N, C, H, W)`` under
-    ``channels_first``) of floats in [0, 1]. Integer images in 0-255 are refused
+    Images must be a rank-4 array ``(N, H, W, C)`` of floats in [0, 1]; an array that
+    reads as channels-first ``(N, C, H, W)`` is refused with a hint. Integer images in 0-255 are refused
     with a hint rather than silently rescaled, because a model trained on [0, 1]
     inputs gives wrong answers on 0-255 inputs without any error.
 
@@ -171,6 +195,12 @@ def check_images(x, name="x", expected_shape=None):
         )
     if x.shape[0] == 0:
         raise ValueError(f"`{name}` must hold at least one image. Received: {name}.shape={x.shape}")
+    if keras.config.image_data_format() == "channels_last" and looks_channels_first(x.shape):
+        raise ValueError(
+            f"`{name}` must be channels-last (batch, height, width, channels). Received: {name}.shape={x.shape}, "
+            f"which looks channels-first (batch, channels, height, width), as PyTorch saves images: pass "
+            f"np.moveaxis({name}, 1, -1)."
+        )
     if 0 in x.shape[1:]:
         raise ValueError(f"`{name}` has images of size zero. Received: {name}.shape={x.shape}")
     if expected_shape is not None:

@@ -1,9 +1,9 @@
 """Command line: `tlkeras demo` and `tlkeras pretrain` (also `python -m tlkeras ...`).
 
-`demo`'s options, defaults and help texts come from `tlkeras.demo_plan.DemoOptions`, the
+`demo`'s options, defaults and help texts come from `tlkeras.study.demo_plan.DemoOptions`, the
 one place they are written. Every option and the data budget are checked before
 any training; an error exits with status 2 and one line, Ctrl-C with 130.
-`pretrain` runs multi-process data-parallel pretraining (`tlkeras.workers`), its options and data
+`pretrain` runs multi-process data-parallel pretraining (`tlkeras.scaling.workers`), its options and data
 checked the same way before any worker starts.
 """
 
@@ -27,7 +27,7 @@ def _int_at_least(minimum):
 
 
 def build_parser():
-    from tlkeras.demo_plan import DemoOptions
+    from tlkeras.study.demo_plan import DemoOptions
 
     parser = argparse.ArgumentParser(prog="tlkeras", description="Transfer learning with a conv autoencoder.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -59,7 +59,7 @@ def build_parser():
 
 def add_pretrain_parser(commands):
     from tlkeras import data
-    from tlkeras.workers import WorkerOptions
+    from tlkeras.scaling.workers import WorkerOptions
 
     default = WorkerOptions()
     pretrain = commands.add_parser(
@@ -96,7 +96,7 @@ def add_pretrain_parser(commands):
 def pretrain_main(args):
     import json
 
-    from tlkeras import workers
+    from tlkeras.scaling import workers
 
     fields = {f.name for f in dataclasses.fields(workers.WorkerOptions)}
     options = workers.WorkerOptions(**{k: v for k, v in vars(args).items() if k in fields})
@@ -124,8 +124,8 @@ def main(argv=None):
     import matplotlib
 
     matplotlib.use("Agg")  # a command line has no display
-    from tlkeras.demo import run_demo
-    from tlkeras.demo_plan import DemoOptions
+    from tlkeras.study.demo import run_demo
+    from tlkeras.study.demo_plan import DemoOptions
 
     values = {k: v for k, v in vars(args).items() if k != "command"}
     try:

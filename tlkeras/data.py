@@ -7,11 +7,20 @@ float32 in [0, 1], shape ``(N, H, W, 1)``, and labels as int64 class indices.
 import gzip
 import os
 import struct
+import warnings
 import zipfile
 
 import numpy as np
 
-from tlkeras._validation import check_array, check_choice, check_labels, check_number, check_positive_int, check_seed
+from tlkeras._validation import (
+    check_array,
+    check_choice,
+    check_labels,
+    check_number,
+    check_positive_int,
+    check_seed,
+    looks_channels_first,
+)
 
 FASHION_MNIST_FILES = {
     "x_train": "train-images-idx3-ubyte.gz",
@@ -280,6 +289,13 @@ MAX_CLASSES = 65_536
 def _npz_images(x, path, key):
     if x.ndim == 3:
         x = x[..., None]
+    if looks_channels_first(x.shape):
+        warnings.warn(
+            f"{path!r}: `{key}` of shape {x.shape} is channels-first (N, C, H, W), as PyTorch saves images; "
+            f"read as (N, H, W, C) = {(x.shape[0], *x.shape[2:], x.shape[1])}.",
+            stacklevel=3,
+        )
+        x = np.moveaxis(x, 1, -1)
     if x.ndim != 4 or 0 in x.shape:
         raise ValueError(
             f"{path!r}: `{key}` must hold images shaped (N, H, W) or (N, H, W, C). Received: {key}.shape={x.shape}"
@@ -329,7 +345,13 @@ def load_npz(path):
     if not os.path.isfile(path):
         raise FileNotFoundError(f"`path` does not exist or is not a file. Received: path={path!r}")
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise ValueError(
+                f"`path` must be a .npz file holding {list(NPZ_ARRAYS)}. Received: path={path!r}, a .npy file "
+                f"holding one array of shape {loaded.shape}; save the four arrays with np.savez(path, x_train=...)."
+            )
+        with loaded as archive:
             missing = [key for key in NPZ_ARRAYS if key not in archive.files]
             if missing:
                 raise ValueError(
@@ -453,3 +475,34 @@ def split_by_class(x, y, classes):
     mask = np.isin(y, classes)
     remap = {c: i for i, c in enumerate(classes)}
     return x[mask], np.array([remap[int(v)] for v in y[mask]], dtype="int64")
+
+
+def validation_split(x, y, size, seed=0):
+    """Carve a stratified validation split of `size` images off `(x, y)`.
+
+    Returns:
+        `((x_rest, y_rest), (x_val, y_val))`.
+
+    Example:
+    >>> y = np.repeat(np.arange(3), 10); x = np.zeros((30, 2, 2, 1), "float32")
+    >>> (rest, _), (val, y_val) = validation_split(x, y, 6)
+    >>> len(rest), np.bincount(y_val).tolist()
+    (24, [2, 2, 2])
+    """
+    y = check_labels(y, "y", length=len(x))
+    mask = validation_mask(y, size, seed)
+    return (x[~mask], y[~mask]), (x[mask], y[mask])
+
+
+def validation_mask(y, size, seed=0):
+    """Which of the labels `y` `validation_split` holds out: a boolean array, stratified, `size` of them."""
+    size = check_number(size, "size", 1, len(y) - 1, integer=True)
+    rng = np.random.default_rng(check_seed(seed))
+    classes = np.unique(y)
+    per_class = [rng.permutation(np.flatnonzero(y == c)) for c in classes]
+    share = np.floor(size * np.array([len(p) for p in per_class]) / len(y)).astype(int)
+    share[: size - share.sum()] += 1  # the rounding remainder, one image each to the first classes
+    picked = np.concatenate([p[:k] for p, k in zip(per_class, share, strict=True)])
+    mask = np.zeros(len(y), bool)
+    mask[picked] = True
+    return mask

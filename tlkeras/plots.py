@@ -73,7 +73,7 @@ def plot_label_efficiency(summary, title=None, path=None):
 
     Args:
         summary: rows `{"strategy", "labels_per_class", "mean", "std"}` (accuracy
-            as a fraction), e.g. `tlkeras.statistics.summarize(runs)`.
+            as a fraction), e.g. `tlkeras.study.statistics.summarize(runs)`.
     """
     fig, ax = plt.subplots(figsize=(6, 4))
     for strategy in dict.fromkeys(row["strategy"] for row in summary):
@@ -126,10 +126,10 @@ def plot_map(rows, generative=None, clustering=(), path=None):
     """Where it pays off: each setting, budget and strategy's gain over scratch with its 95 % CI.
 
     Args:
-        rows: `tlkeras.statistics.compare_with_scratch` rows (gains as fractions).
-        generative: optional `tlkeras.generative.summarize_generative` row, drawn
+        rows: `tlkeras.study.statistics.compare_with_scratch` rows (gains as fractions).
+        generative: optional `tlkeras.study.generative.summarize_generative` row, drawn
             as its MSE reduction `1 - ratio` in percent.
-        clustering: optional `tlkeras.clustering.compare_features` rows, drawn as
+        clustering: optional `tlkeras.study.clustering.compare_features` rows, drawn as
             the gain over the same recipe on pixels, in points of accuracy or NMI.
     """
     labels, gains, errors, colours = [], [], [[], []], []

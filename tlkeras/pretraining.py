@@ -16,8 +16,9 @@ import warnings
 import keras
 import numpy as np
 
-from tlkeras import data, streaming
+from tlkeras import data
 from tlkeras._validation import check_choice, check_images, check_number, check_seed
+from tlkeras.images import streaming
 from tlkeras.models import UPSAMPLING, build_conv_autoencoder
 from tlkeras.saving import load_model, save_model, write_json
 from tlkeras.training import fit_or_raise
@@ -115,7 +116,7 @@ class PretrainConfig:
     def cache_key(self, images=None, epochs=None):
         """A short hash of the configuration, the images' fingerprint, the backend, Keras version and dtype policy.
 
-        `images` is an array, a stream with a `fingerprint()` method (`tlkeras.streaming`), or `None`
+        `images` is an array, a stream with a `fingerprint()` method (`tlkeras.images.streaming`), or `None`
         (`dataset`'s images). `epochs` is the number of passes the training makes (`epochs_for`;
         `None`: `self.epochs`): the key names the training done, so two configurations that
         train the same share an entry whatever their `min_steps`.
@@ -213,8 +214,8 @@ def pretrain_autoencoder(config=PretrainConfig(), cache_dir=None, images=None, v
     read-only one) is read from; a model missing there is trained and not
     cached, with a warning.
 
-    `images` may also be a stream (`tlkeras.streaming`: a `keras.utils.PyDataset`
-    such as `tlkeras.folders.ImageFolderStream`, or a `tf.data.Dataset` of image
+    `images` may also be a stream (`tlkeras.images.streaming`: a `keras.utils.PyDataset`
+    such as `tlkeras.images.folders.ImageFolderStream`, or a `tf.data.Dataset` of image
     batches), for more images than memory holds. The stream batches and
     shuffles (its batch size, where it states one, must be `config.batch_size`),
     no images are held out (the history has the training MSE only), and the
@@ -240,7 +241,7 @@ def pretrain_autoencoder(config=PretrainConfig(), cache_dir=None, images=None, v
         if cache_dir is not False and streaming.stream_fingerprint(images) is None:
             warnings.warn(
                 f"Not caching the autoencoder: the stream ({type(images).__name__}) has no fingerprint() method "
-                "naming what it holds (tlkeras.folders.ImageFolderStream has one). Pass cache_dir=False to "
+                "naming what it holds (tlkeras.images.folders.ImageFolderStream has one). Pass cache_dir=False to "
                 "silence this.",
                 stacklevel=2,
             )

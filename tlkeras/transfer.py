@@ -16,7 +16,6 @@ import numbers
 import keras
 import numpy as np
 
-from tlkeras import streaming
 from tlkeras._validation import (
     check_images,
     check_labeled,
@@ -26,6 +25,7 @@ from tlkeras._validation import (
     check_positive_int,
     check_submodel,
 )
+from tlkeras.images import streaming
 from tlkeras.training import compile_classifier, fit_or_raise, make_optimizer
 
 
@@ -345,8 +345,8 @@ def fine_tune(
         model: a classifier with a softmax output and a sub-model named
             `encoder_name`, e.g. from `build_classifier`.
         x: training images, float32 in [0, 1], shaped like the model's input; or
-            a stream of `(images, labels)` batches (`tlkeras.streaming`: a
-            `keras.utils.PyDataset` such as `tlkeras.folders.ImageFolderStream`,
+            a stream of `(images, labels)` batches (`tlkeras.images.streaming`: a
+            `keras.utils.PyDataset` such as `tlkeras.images.folders.ImageFolderStream`,
             or a `tf.data.Dataset`), which then does the batching and shuffling.
         y: integer labels in `[0, num_classes)`; `None` when `x` is a stream.
         encoder_name: name of the encoder inside `model`. Defaults to `"encoder"`.

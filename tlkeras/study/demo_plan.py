@@ -13,12 +13,12 @@ import numpy as np
 
 from tlkeras import data as datasets
 from tlkeras._validation import check_choices, check_number, check_seed, fast_mode
-from tlkeras.folders import COLOR_MODES, load_folder_dataset
-from tlkeras.generative import GENERATIVE_STEPS
-from tlkeras.precision import POLICIES
+from tlkeras.images.folders import COLOR_MODES, load_folder_dataset
 from tlkeras.pretraining import PretrainConfig
-from tlkeras.strategies import list_strategies
-from tlkeras.study import CLASSIFICATION_SETTINGS, FIXED_SCHEDULE
+from tlkeras.scaling.precision import POLICIES
+from tlkeras.study.generative import GENERATIVE_STEPS
+from tlkeras.study.label_efficiency import CLASSIFICATION_SETTINGS, FIXED_SCHEDULE
+from tlkeras.study.strategies import list_strategies
 
 # The settings of the map: the classification ones, then the source article's two other tasks.
 SETTINGS = (*CLASSIFICATION_SETTINGS, "clustering", "generative")
@@ -50,7 +50,7 @@ class DemoOptions:
     data: str | None = _option(
         None,
         "your own data instead of --dataset: a .npz file with x_train, y_train, x_test, y_test, or a folder "
-        "with train/<class>/, test/<class>/ and optionally unlabeled/ images (tlkeras.folders)",
+        "with train/<class>/, test/<class>/ and optionally unlabeled/ images (tlkeras.images.folders)",
         metavar="FILE.npz|DIR",
     )
     image_size: int | None = _option(
@@ -171,11 +171,15 @@ class DemoOptions:
                     check_number(c, name, 0, integer=True)
                 if len(set(classes)) != len(classes):
                     raise ValueError(f"`--{name.replace('_', '-')}` must not repeat a class. Received: {list(classes)}")
-        if self.target == "none" and set(self.settings) <= {"cross_domain", "generative"}:
-            raise ValueError(
-                f"`--settings` {list(self.settings)} need a `--target` dataset, and `--target` is 'none': "
-                "nothing would run."
-            )
+        # cross_domain and generative move to another dataset: none, or the study's own, leaves them nothing to do
+        if self.target == "none" or (self.target == self.dataset and self.data is None):
+            idle = [s for s in self.settings if s in ("cross_domain", "generative")]
+            why = "`--target` is 'none'" if self.target == "none" else f"`--target` is `--dataset` ({self.target!r})"
+            if "cross_domain" in idle or len(idle) == len(self.settings):
+                raise ValueError(
+                    f"`--settings` {idle} transfer to another dataset, and {why}: nothing would be compared. "
+                    "Pick another `--target`, or drop those settings (in_domain is the transfer within a dataset)."
+                )
         data_is_folder = self.data is not None and os.path.isdir(self.data)
         if self.data is not None and not data_is_folder and not str(self.data).lower().endswith(".npz"):
             raise ValueError(
@@ -268,7 +272,7 @@ def _class_split(options, classes):
 
 def _check_budget(y, n, validation_size, what):
     """`n` labeled images per class must be left in every class once the validation split is carved off."""
-    from tlkeras.study import validation_mask
+    from tlkeras.data import validation_mask
 
     counts = np.bincount(y)
     left = np.bincount(y[~validation_mask(y, validation_size)], minlength=len(counts)) if validation_size else counts

@@ -1,6 +1,6 @@
 """Multi-process data-parallel pretraining and fine-tuning (JAX backend): one worker, and a local launcher.
 
-`tlkeras pretrain` runs one worker: it joins the run (`tlkeras.distribute.initialize_workers`,
+`tlkeras pretrain` runs one worker: it joins the run (`tlkeras.scaling.distribute.initialize_workers`,
 from `--coordinator/--num-processes/--process-id` or the `KERAS_DISTRIBUTION_*` variables),
 pretrains the autoencoder on its `worker_shard` of the unlabeled images with
 `pretrain_autoencoder`, optionally fine-tunes a classifier on its shard of the labeled images
@@ -90,7 +90,7 @@ def check_worker_options(options, num_processes):
 def run_worker(options, coordinator_address=None, num_processes=None, process_id=None):
     """Run one worker of a data-parallel run; return its result record (see the module's docstring)."""
     from tlkeras import data
-    from tlkeras.distribute import initialize_workers, worker_shard
+    from tlkeras.scaling.distribute import initialize_workers, worker_shard
 
     process_id, num_processes = initialize_workers(coordinator_address, num_processes, process_id)
     (x_train, y_train), (x_test, y_test) = check_worker_options(options, num_processes)

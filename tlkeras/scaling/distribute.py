@@ -22,7 +22,7 @@ ordinary tlkeras functions (`pretrain_autoencoder`, `fine_tune`). Under several 
 `fit(batch_size=B)` takes each *process's* batch: the global batch is `B * process_count()`,
 and the gradients of the whole global batch are averaged across processes every step, so every
 process holds the same weights. `model.predict` cannot gather a batch split across processes
-(use `evaluate`). `tlkeras pretrain --workers N` (`tlkeras.workers`) launches such a run;
+(use `evaluate`). `tlkeras pretrain --workers N` (`tlkeras.scaling.workers`) launches such a run;
 docs/distributed.md has the commands for N machines.
 """
 

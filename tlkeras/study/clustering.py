@@ -7,7 +7,8 @@ baseline, with the same method on both, and scored against the labels they never
 - features: `autoencoder` (the encoder's codes), `autoencoder+umap` (UMAP of the codes: the N2D
   recipe of McConville et al., ICPR 2020), `pixels` (PCA of the pixels) and `pixels+umap`
   (UMAP of that PCA);
-- methods: `kmeans` (scikit-learn's `KMeans`) and `gmm` (`GaussianMixture`, full covariances);
+- methods: `kmeans` (scikit-learn's `KMeans`) and `gmm` (`GaussianMixture`, full covariances), in a
+  registry (`register_clustering_method`);
 - scores: accuracy under the best one-to-one matching of clusters to classes (the Hungarian
   algorithm, `scipy.optimize.linear_sum_assignment`) and normalised mutual information
   (`sklearn.metrics.normalized_mutual_info_score`).
@@ -21,6 +22,7 @@ import time
 import numpy as np
 
 from tlkeras._validation import (
+    check_choice,
     check_choices,
     check_images,
     check_labels,
@@ -28,10 +30,9 @@ from tlkeras._validation import (
     check_seeds,
     check_submodel,
 )
-from tlkeras.statistics import paired_comparison
+from tlkeras.study.statistics import paired_comparison
 
 FEATURES = ("autoencoder", "autoencoder+umap", "pixels", "pixels+umap")
-METHODS = ("kmeans", "gmm")
 # Which features each is compared with: the same recipe on pixels.
 BASELINES = {"autoencoder": "pixels", "autoencoder+umap": "pixels+umap"}
 
@@ -39,16 +40,32 @@ BASELINES = {"autoencoder": "pixels", "autoencoder+umap": "pixels+umap"}
 def cluster_accuracy(y_true, y_pred):
     """Accuracy of cluster ids against labels, under the best one-to-one matching of clusters to classes.
 
+    A negative cluster id is noise (DBSCAN's and HDBSCAN's -1): its points match no class, so they
+    count as wrong. Arrays of different lengths, negative or non-integer labels are refused.
+
     Example:
     >>> cluster_accuracy(np.array([0, 0, 1, 1, 2]), np.array([2, 2, 0, 0, 1]))
     1.0
+    >>> cluster_accuracy(np.array([0, 0, 1, 1]), np.array([0, -1, 1, -1]))  # two noise points
+    0.5
     """
     from scipy.optimize import linear_sum_assignment
 
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    size = max(y_true.max(), y_pred.max()) + 1
-    counts = np.zeros((size, size), dtype=np.int64)
-    np.add.at(counts, (y_pred, y_true), 1)
+    y_true = check_labels(y_true, "y_true")
+    y_pred = np.asarray(y_pred)
+    if y_pred.ndim != 1 or len(y_pred) != len(y_true) or not np.issubdtype(y_pred.dtype, np.integer):
+        raise ValueError(
+            "`y_pred` must be a 1-D array of integer cluster ids, one per label of `y_true` "
+            f"({len(y_true)}). Received: an array of shape {y_pred.shape} and dtype {y_pred.dtype}"
+        )
+    if not len(y_true):
+        raise ValueError("`y_true` must hold at least one label. Received: an empty array")
+    clustered = y_pred >= 0  # noise (-1) matches no class
+    # Ids renumbered 0..k-1: a matrix of clusters x classes, whatever the ids' size.
+    classes, true_ids = np.unique(y_true, return_inverse=True)
+    clusters, cluster_ids = np.unique(y_pred[clustered], return_inverse=True)
+    counts = np.zeros((len(clusters), len(classes)), dtype=np.int64)
+    np.add.at(counts, (cluster_ids, true_ids[clustered]), 1)
     rows, cols = linear_sum_assignment(-counts)
     return float(counts[rows, cols].sum() / len(y_true))
 
@@ -87,16 +104,56 @@ def embed(autoencoder, images, features, seed=0, pca_components=50, umap_compone
     return np.asarray(vectors, dtype="float32")
 
 
-def cluster(vectors, num_clusters, method, seed=0):
-    """Cluster ids of `vectors` by `method` (`"kmeans"` or `"gmm"`), seeded."""
+CLUSTERING_METHODS = {}
+
+
+def register_clustering_method(name):
+    """Register `function(vectors, num_clusters, seed) -> cluster ids` as clustering method `name`.
+
+    Example:
+    >>> @register_clustering_method("doc_halves")
+    ... def halves(vectors, num_clusters, seed):
+    ...     return (np.arange(len(vectors)) * num_clusters // len(vectors)).astype(int)
+    >>> cluster(np.zeros((4, 2)), 2, "doc_halves").tolist()
+    [0, 0, 1, 1]
+    >>> del CLUSTERING_METHODS["doc_halves"]
+    """
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(f"A clustering method's `name` must be an identifier. Received: name={name!r}")
+
+    def register(function):
+        if name in CLUSTERING_METHODS:
+            raise ValueError(f"A clustering method named {name!r} is already registered.")
+        CLUSTERING_METHODS[name] = function
+        return function
+
+    return register
+
+
+# Not standardised: PCA's and UMAP's axes carry their variance, and scaling every axis to one
+# would let the many low-variance (noise) components of PCA drown the few that hold the classes.
+@register_clustering_method("kmeans")
+def _kmeans(vectors, num_clusters, seed):
     from sklearn.cluster import KMeans
+
+    return KMeans(num_clusters, n_init=10, random_state=seed).fit_predict(vectors)
+
+
+@register_clustering_method("gmm")
+def _gmm(vectors, num_clusters, seed):
     from sklearn.mixture import GaussianMixture
 
-    # Not standardised: PCA's and UMAP's axes carry their variance, and scaling every axis to one
-    # would let the many low-variance (noise) components of PCA drown the few that hold the classes.
-    if method == "kmeans":
-        return KMeans(num_clusters, n_init=10, random_state=seed).fit_predict(vectors)
     return GaussianMixture(num_clusters, covariance_type="full", random_state=seed).fit_predict(vectors)
+
+
+def cluster(vectors, num_clusters, method, seed=0):
+    """Cluster ids of `vectors` by a registered `method` (`"kmeans"`, `"gmm"`), seeded; an unknown name is refused."""
+    function = CLUSTERING_METHODS[check_choice(method, "method", tuple(CLUSTERING_METHODS))]
+    vectors = np.asarray(vectors)
+    if vectors.ndim != 2:
+        raise ValueError(f"`vectors` must be 2-D, one row per item. Received: an array of shape {vectors.shape}")
+    num_clusters = check_number(num_clusters, "num_clusters", 2, max(2, len(vectors)), integer=True)
+    return np.asarray(function(vectors, num_clusters, seed))
 
 
 def clustering_study(
@@ -104,7 +161,7 @@ def clustering_study(
     images,
     labels,
     features=FEATURES,
-    methods=METHODS,
+    methods=("kmeans", "gmm"),
     seeds=(0, 1, 2),
     max_images=None,
     num_clusters=None,
@@ -121,7 +178,7 @@ def clustering_study(
         images: float32 images in [0, 1], shaped like the autoencoder's input.
         labels: their integer classes, for scoring only.
         features: from `FEATURES`. Defaults to all four.
-        methods: from `METHODS`. Defaults to both.
+        methods: registered clustering methods (`CLUSTERING_METHODS`). Defaults to `("kmeans", "gmm")`.
         seeds: distinct seeds, one paired run each. Defaults to `(0, 1, 2)`.
         max_images: images clustered per seed; `None`: all. Defaults to `None`.
         num_clusters: clusters to find; `None`: the number of classes in `labels`. Defaults to `None`.
@@ -146,7 +203,9 @@ def clustering_study(
     images = check_images(images, "images", expected_shape=autoencoder.input_shape[1:])
     labels = check_labels(labels, "labels", length=len(images))
     features = check_choices(tuple(features) if not isinstance(features, str) else features, "features", FEATURES)
-    methods = check_choices(tuple(methods) if not isinstance(methods, str) else methods, "methods", METHODS)
+    methods = check_choices(
+        tuple(methods) if not isinstance(methods, str) else methods, "methods", tuple(CLUSTERING_METHODS)
+    )
     seeds = check_seeds(seeds)
     classes = len(np.unique(labels))
     if classes < 2:
@@ -187,7 +246,15 @@ def compare_features(rows, metrics=("accuracy", "nmi")):
         Rows `{"features", "baseline", "method", "metric", "gain", "low", "high", "verdict",
         "seeds", "seeds_needed", "mean", "baseline_mean"}`.
     """
-    table = {(r["features"], r["method"], r["seed"]): r for r in rows}
+    table = {}
+    for r in rows:
+        run = (r["features"], r["method"], r["seed"])
+        if run in table:
+            raise ValueError(
+                "`rows` holds two runs of features {!r}, method {!r}, seed {}: pairing one of them would silently "
+                "drop the other (result files merged twice?). Keep one run per seed.".format(*run)
+            )
+        table[run] = r
     out = []
     for kind, baseline in BASELINES.items():
         for method in dict.fromkeys(r["method"] for r in rows):

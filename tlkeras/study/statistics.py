@@ -15,8 +15,49 @@ import numpy as np
 VERDICTS = ("wins", "loses", "inconclusive", "too few seeds")
 
 
-def paired_interval(differences, confidence=0.95):
+def check_confidence(confidence):
+    """`confidence` as a probability strictly between 0 and 1 (`0.95`); a percentage such as `95` is refused."""
+    if isinstance(confidence, bool) or not isinstance(confidence, (int, float, np.floating, np.integer)):
+        raise ValueError(f"`confidence` must be a number between 0 and 1. Received: confidence={confidence!r}")
+    if not 0 < confidence < 1:
+        hint = f" (a percentage? pass {confidence / 100:g})" if 1 < confidence < 100 else ""
+        raise ValueError(
+            f"`confidence` must lie strictly between 0 and 1, such as 0.95{hint}. Received: confidence={confidence!r}"
+        )
+    return float(confidence)
+
+
+def check_differences(differences, name="differences"):
+    """Paired values as a 1-D float array, each finite: a NaN or an infinity (a diverged run) is refused by position."""
+    try:
+        values = np.asarray(differences, dtype="float64")
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"`{name}` must be a sequence of numbers. Received: {name}={differences!r}") from e
+    if values.ndim != 1 or values.size == 0:
+        raise ValueError(
+            f"`{name}` must be a non-empty 1-D sequence of numbers, one per paired seed. "
+            f"Received: an array of shape {values.shape}"
+        )
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size:
+        raise ValueError(
+            f"`{name}` must be finite: entries {bad[:10].tolist()} are {values[bad[:10]].tolist()} (a diverged run?). "
+            "Rerun or drop those seeds on both sides of the pair; an interval over them would mean nothing."
+        )
+    return values
+
+
+def paired_interval(differences, confidence=0.95, test_to_train=None):
     """Mean of paired differences and its Student-t confidence interval.
+
+    Args:
+        differences: one value per pair (per seed, or per cross-validation fold); finite numbers.
+        confidence: the interval's coverage, strictly between 0 and 1. Defaults to `0.95`.
+        test_to_train: for folds that share training images (k-fold cross-validation), the ratio
+            n_test / n_train of one fold: the variance of the mean is then multiplied by
+            `1/k + n_test/n_train` instead of `1/k`, the corrected resampled t-test of Nadeau &
+            Bengio (2003), since the folds' differences are not independent. `None` (the default)
+            for independent pairs, such as seeds that draw their own images.
 
     Returns:
         `(mean, low, high)`; `low` and `high` are NaN with fewer than two pairs.
@@ -25,16 +66,26 @@ def paired_interval(differences, confidence=0.95):
     >>> mean, low, high = paired_interval([0.02, 0.04, 0.03])
     >>> round(mean, 3), low > 0
     (0.03, True)
+    >>> folds = [0.01, 0.04, 0.02, 0.05, 0.03]  # 5-fold cross-validation: n_test / n_train = 1/4
+    >>> paired_interval(folds, test_to_train=0.25)[1] < paired_interval(folds)[1]  # wider: the folds overlap
+    True
     """
     from scipy import stats
 
-    differences = np.asarray(differences, dtype="float64")
-    mean = float(differences.mean())
-    if len(differences) < 2:
+    differences = check_differences(differences)
+    confidence = check_confidence(confidence)
+    mean, k = float(differences.mean()), len(differences)
+    if k < 2:
         return mean, math.nan, math.nan
-    half = (
-        stats.t.ppf(0.5 + confidence / 2, len(differences) - 1) * differences.std(ddof=1) / math.sqrt(len(differences))
-    )
+    share = 1 / k
+    if test_to_train is not None:
+        if isinstance(test_to_train, bool) or not isinstance(test_to_train, (int, float)) or not test_to_train > 0:
+            raise ValueError(
+                "`test_to_train` must be a positive number, one fold's n_test / n_train. "
+                f"Received: test_to_train={test_to_train!r}"
+            )
+        share += float(test_to_train)
+    half = stats.t.ppf(0.5 + confidence / 2, k - 1) * differences.std(ddof=1) * math.sqrt(share)
     return mean, float(mean - half), float(mean + half)
 
 
@@ -62,7 +113,8 @@ def verdict(low, high, reference=0.0, lower_is_better=False):
 
 
 def seeds_needed(differences, confidence=0.95, most=1000):
-    """How many paired seeds would give an interval that excludes 0, were the mean and spread what they are now.
+    """A planning estimate, not evidence: how many paired seeds would give an interval that excludes 0,
+    were the true mean and spread what these seeds show (they are not known; a new run is the test).
 
     Returns:
         An integer `n` (at least the pairs given), or `None` when the mean is 0 or more than
@@ -74,7 +126,8 @@ def seeds_needed(differences, confidence=0.95, most=1000):
     """
     from scipy import stats
 
-    differences = np.asarray(differences, dtype="float64")
+    differences = check_differences(differences)
+    confidence = check_confidence(confidence)
     mean, spread = abs(float(differences.mean())), float(differences.std(ddof=1)) if len(differences) > 1 else math.nan
     if mean == 0 or math.isnan(spread):
         return None
@@ -86,24 +139,25 @@ def seeds_needed(differences, confidence=0.95, most=1000):
     return None
 
 
-def paired_comparison(differences, reference=0.0, lower_is_better=False):
+def paired_comparison(differences, reference=0.0, lower_is_better=False, test_to_train=None):
     """Paired per-seed values read as one comparison: mean, 95 % interval, verdict, seeds.
 
     Args:
         differences: one value per paired seed: a difference (`reference` 0) or a ratio (`reference` 1).
         reference: the value of no change. Defaults to `0.0`.
         lower_is_better: the values are costs (a ratio of MSEs). Defaults to `False`.
+        test_to_train: for cross-validation folds, one fold's n_test / n_train (`paired_interval`).
 
     Returns:
-        `{"gain", "low", "high", "verdict", "seeds", "seeds_needed"}`; `seeds_needed` only
-        where the verdict is `inconclusive` (else `None`).
+        `{"gain", "low", "high", "verdict", "seeds", "seeds_needed"}`; `seeds_needed` (a planning
+        estimate, `seeds_needed`) only where the verdict is `inconclusive` (else `None`).
 
     Example:
     >>> paired_comparison([0.02, 0.04, 0.03])["verdict"]
     'wins'
     """
-    differences = np.asarray(differences, dtype="float64")
-    gain, low, high = paired_interval(differences)
+    differences = check_differences(differences)
+    gain, low, high = paired_interval(differences, test_to_train=test_to_train)
     outcome = verdict(low, high, reference, lower_is_better)
     return {
         "gain": gain,
@@ -111,7 +165,10 @@ def paired_comparison(differences, reference=0.0, lower_is_better=False):
         "high": high,
         "verdict": outcome,
         "seeds": len(differences),
-        "seeds_needed": seeds_needed(differences - reference) if outcome == "inconclusive" else None,
+        # folds are not seeds: no planning estimate for them
+        "seeds_needed": (
+            seeds_needed(differences - reference) if outcome == "inconclusive" and test_to_train is None else None
+        ),
     }
 
 
@@ -127,7 +184,15 @@ def compare_with_scratch(runs, baseline="scratch", key="accuracy", lower_is_bett
         "verdict", "seeds", "seeds_needed"}`, the gain in the metric's units;
         `seeds_needed` only where the verdict is `inconclusive` (else `None`).
     """
-    table = {(r.get("setting", "in_domain"), r["labels_per_class"], r["strategy"], r["seed"]): r[key] for r in runs}
+    table = {}
+    for r in runs:
+        run = (r.get("setting", "in_domain"), r["labels_per_class"], r["strategy"], r["seed"])
+        if run in table:
+            raise ValueError(
+                "`runs` holds two runs of setting {!r}, {} labels per class, strategy {!r}, seed {}: pairing one of "
+                "them would silently drop the other (result files merged twice?). Keep one run per seed.".format(*run)
+            )
+        table[run] = r[key]
     rows = []
     groups = dict.fromkeys((s, n, strategy) for s, n, strategy, _ in table)
     for setting, n, strategy in groups:
@@ -150,7 +215,7 @@ def compare_ablations(runs, ablations, key="accuracy"):
 
     Args:
         runs: run records, as `compare_with_scratch` reads them.
-        ablations: `(strategy, ablation, removes)` triples (`tlkeras.strategies.list_ablations()`).
+        ablations: `(strategy, ablation, removes)` triples (`tlkeras.study.strategies.list_ablations()`).
 
     Returns:
         Rows `{"setting", "labels_per_class", "strategy", "ablation", "removes", "gain", "low",

@@ -29,18 +29,18 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from tlkeras import data, plots
-from tlkeras.clustering import clustering_study, compare_features
-from tlkeras.demo_plan import DemoOptions, plan
-from tlkeras.generative import generative_transfer, summarize_generative
 from tlkeras.models import build_classifier
-from tlkeras.precision import mixed_precision
 from tlkeras.pretraining import POOR_RECONSTRUCTION, PretrainConfig, pretrain_autoencoder, reconstruction_quality
-from tlkeras.reports import comparison_table, demo_report, write_results
 from tlkeras.saving import write_text
-from tlkeras.statistics import compare_ablations, compare_with_scratch, summarize
-from tlkeras.strategies import list_ablations
-from tlkeras.study import label_efficiency, protocol
-from tlkeras.training import Schedule
+from tlkeras.scaling.precision import mixed_precision
+from tlkeras.study.clustering import clustering_study, compare_features
+from tlkeras.study.demo_plan import DemoOptions, plan
+from tlkeras.study.generative import generative_transfer, summarize_generative
+from tlkeras.study.label_efficiency import label_efficiency, protocol
+from tlkeras.study.reports import comparison_table, demo_report, write_results
+from tlkeras.study.schedule import Schedule
+from tlkeras.study.statistics import compare_ablations, compare_with_scratch, summarize
+from tlkeras.study.strategies import list_ablations
 from tlkeras.transfer import extract_encoder, freeze, trainable_report
 
 

@@ -42,7 +42,7 @@ from tlkeras._validation import (
     check_seed,
     check_submodel,
 )
-from tlkeras.training import Schedule, check_schedule, train_on_schedule
+from tlkeras.study.schedule import Schedule, check_schedule, train_on_schedule
 
 
 def build_semi_supervised_model(

@@ -1,7 +1,7 @@
 """The label-efficiency study: every strategy on the same few labels, per budget and seed, scored on the test set.
 
 `label_efficiency` draws, per label budget and seed, the same labeled images for
-every strategy (`tlkeras.strategies`), so that the runs of one seed are *paired*,
+every strategy (`tlkeras.study.strategies`), so that the runs of one seed are *paired*,
 and the test set only reports.
 
 Labels count wherever they are used. By default a run at N labels per class uses
@@ -11,8 +11,8 @@ down in advance (`FIXED_SCHEDULE`), and nothing is chosen on held-out labels. Wi
 training length is chosen on them by early stopping: V labels more than the budget
 says, so its numbers are an upper bound of what the budget buys (Oliver et al.,
 "Realistic Evaluation of Deep Semi-Supervised Learning Algorithms", NeurIPS 2018).
-`protocol` describes which one a run followed. `tlkeras.statistics` turns the runs
-into paired comparisons, `tlkeras.reports` into tables and files.
+`protocol` describes which one a run followed. `tlkeras.study.statistics` turns the runs
+into paired comparisons, `tlkeras.study.reports` into tables and files.
 """
 
 import time
@@ -20,20 +20,21 @@ import time
 import keras
 import numpy as np
 
-from tlkeras import data, streaming
+from tlkeras import data
 from tlkeras._validation import (
     check_choice,
     check_images,
     check_labels,
     check_number,
     check_pair,
-    check_seed,
     check_seeds,
 )
-from tlkeras.strategies import DEFAULT_AUGMENT, check_options, get_strategy, train_strategy
-from tlkeras.training import Schedule, accuracy_of, check_schedule
+from tlkeras.images import streaming
+from tlkeras.study.schedule import Schedule, check_schedule
+from tlkeras.study.strategies import DEFAULT_AUGMENT, check_options, get_strategy, train_strategy
+from tlkeras.training import accuracy_of
 
-# The classification settings of the map; `tlkeras.demo_plan.SETTINGS` adds the other tasks.
+# The classification settings of the map; `tlkeras.study.demo_plan.SETTINGS` adds the other tasks.
 CLASSIFICATION_SETTINGS = ("in_domain", "class_disjoint", "cross_domain")
 # The schedule of the default protocol, fixed before the runs it is used in: 500 steps per phase
 # (batch 32), the middle of the lengths early stopping chose with 1,000 validation labels in the
@@ -53,37 +54,6 @@ def protocol(validation_size, schedule):
     else:
         lengths = f"fixed: {schedule.max_steps} steps per phase"
     return {"labels_for_choices": int(validation_size or 0), "lengths": lengths, "schedule": schedule.to_dict()}
-
-
-def validation_split(x, y, size, seed=0):
-    """Carve a stratified validation split of `size` images off `(x, y)`.
-
-    Returns:
-        `((x_rest, y_rest), (x_val, y_val))`.
-
-    Example:
-    >>> y = np.repeat(np.arange(3), 10); x = np.zeros((30, 2, 2, 1), "float32")
-    >>> (rest, _), (val, y_val) = validation_split(x, y, 6)
-    >>> len(rest), np.bincount(y_val).tolist()
-    (24, [2, 2, 2])
-    """
-    y = check_labels(y, "y", length=len(x))
-    mask = validation_mask(y, size, seed)
-    return (x[~mask], y[~mask]), (x[mask], y[mask])
-
-
-def validation_mask(y, size, seed=0):
-    """Which of the labels `y` `validation_split` holds out: a boolean array, stratified, `size` of them."""
-    size = check_number(size, "size", 1, len(y) - 1, integer=True)
-    rng = np.random.default_rng(check_seed(seed))
-    classes = np.unique(y)
-    per_class = [rng.permutation(np.flatnonzero(y == c)) for c in classes]
-    share = np.floor(size * np.array([len(p) for p in per_class]) / len(y)).astype(int)
-    share[: size - share.sum()] += 1  # the rounding remainder, one image each to the first classes
-    picked = np.concatenate([p[:k] for p, k in zip(per_class, share, strict=True)])
-    mask = np.zeros(len(y), bool)
-    mask[picked] = True
-    return mask
 
 
 def label_efficiency(
@@ -117,7 +87,7 @@ def label_efficiency(
         train: `(x_train, y_train)`; labeled images are drawn from it.
         test: `(x_test, y_test)`, evaluated once per run, never used to choose.
         labels_per_class: the label budgets. Defaults to `(1, 10)`.
-        strategies: registered strategy names (`tlkeras.strategies.list_strategies()`).
+        strategies: registered strategy names (`tlkeras.study.strategies.list_strategies()`).
             Defaults to scratch, LP-FT and semi-supervised.
         seeds: one run per seed, distinct integers. Defaults to `(0, 1, 2, 3, 4)`.
         schedule: the `Schedule` every strategy trains on. Defaults to `FIXED_SCHEDULE`.
@@ -126,7 +96,7 @@ def label_efficiency(
             (checked before any training). Defaults to `None`.
         validation_size: labeled images held out to choose every training length on (more
             labels than the budget: an upper bound); `0` spends none. Defaults to `0`.
-        unlabeled: the unlabeled pool, an array or a stream (`tlkeras.streaming`;
+        unlabeled: the unlabeled pool, an array or a stream (`tlkeras.images.streaming`;
             its first `max_unlabeled` images are read into memory, the pool the
             strategies draw from); `None` uses the training images (less the
             validation split, if any). Defaults to `None`.
@@ -176,7 +146,7 @@ def label_efficiency(
     check_choice(setting, "setting", CLASSIFICATION_SETTINGS)
     validation_size = check_number(validation_size or 0, "validation_size", 0, len(x_train) - 1, integer=True)
     if validation_size:
-        (x_pool, y_pool), validation_data = validation_split(x_train, y_train, validation_size)
+        (x_pool, y_pool), validation_data = data.validation_split(x_train, y_train, validation_size)
     else:
         (x_pool, y_pool), validation_data = (x_train, y_train), None
     data.sample_per_class(x_pool, y_pool, max(budgets))  # too few images of a class: fail before any training

@@ -5,7 +5,7 @@ import os
 
 from tlkeras.pretraining import POOR_RECONSTRUCTION
 from tlkeras.saving import write_json, write_text
-from tlkeras.strategies import describe
+from tlkeras.study.strategies import describe
 
 
 def markdown_table(summary, setting=None):
@@ -28,7 +28,7 @@ def markdown_table(summary, setting=None):
 
 
 def _interval_and_verdict(row, scale=1.0, digits=1):
-    """The `[low, high]` and verdict cells of a comparison row (`tlkeras.statistics.paired_comparison`)."""
+    """The `[low, high]` and verdict cells of a comparison row (`tlkeras.study.statistics.paired_comparison`)."""
     if math.isnan(row["low"]):
         interval = "n/a"
     else:
@@ -96,7 +96,7 @@ def _number(value):
 
 
 def clustering_table(rows):
-    """Clustering comparisons (`tlkeras.clustering.compare_features`) as a Markdown table."""
+    """Clustering comparisons (`tlkeras.study.clustering.compare_features`) as a Markdown table."""
     lines = [
         "| features | against | method | metric | features' score | baseline's | gain | 95 % CI | verdict | seeds |",
         "|---|---|---|---|---|---|---|---|---|---|",
@@ -125,7 +125,7 @@ def demo_report(
     """The Markdown of `tlkeras demo`'s `report.md`: the map, the accuracies, what each strategy is, how it ran."""
     import keras
 
-    from tlkeras.statistics import recommend
+    from tlkeras.study.statistics import recommend
 
     settings = list(dict.fromkeys(r["setting"] for r in summary))
     tables = "\n\n".join(f"### {setting}\n\n{markdown_table(summary, setting)}" for setting in settings)

@@ -1,13 +1,13 @@
 """The registry of strategies: register, list, describe, check options, train by name.
 
-`tlkeras.strategies` holds the recipes and is where users import all of this from;
+`tlkeras.study.strategies` holds the recipes and is where users import all of this from;
 this module holds only the machinery, so that it reads apart from the recipes.
 """
 
 import inspect
 
 from tlkeras._validation import check_choice, check_images, check_labeled, check_number, check_seed
-from tlkeras.training import Schedule, check_schedule
+from tlkeras.study.schedule import Schedule, check_schedule
 
 # The augmentation every strategy of a study gets, unless the study says otherwise (no flips for digits).
 DEFAULT_AUGMENT = ("translate", "flip")
@@ -18,7 +18,8 @@ _ABLATIONS = {}  # (strategy, its ablation) -> the part the ablation removes
 def register_strategy(function=None, *, name=None, forwards_to=None):
     """Register `function` as a strategy under `name` (default: the function's name).
 
-    Used as `@register_strategy` or `@register_strategy(name=..., forwards_to=...)`.
+    Used as `@register_strategy`, `@register_strategy("my_recipe")` or
+    `@register_strategy(name=..., forwards_to=...)`.
     `forwards_to` names the function that the strategy's `**options` are passed to,
     so that their names are checked before any training.
 
@@ -41,6 +42,15 @@ def register_strategy(function=None, *, name=None, forwards_to=None):
         _REGISTRY[key] = function
         return function
 
+    if isinstance(function, str):  # @register_strategy("my_recipe")
+        if name is not None:
+            raise ValueError(f"Name a strategy once. Received: {function!r} and name={name!r}")
+        function, name = None, function
+    if function is not None and not callable(function):
+        raise ValueError(
+            "`register_strategy` registers a function: use it as @register_strategy, "
+            f'@register_strategy("name") or @register_strategy(name="name"). Received: {function!r}'
+        )
     return register if function is None else register(function)
 
 
@@ -54,11 +64,11 @@ def unregister_strategy(name):
 def register_ablation(strategy, ablation, removes):
     """Declare strategy `ablation` to be `strategy` with one part, `removes`, taken out.
 
-    A study that runs both pairs them per seed (`tlkeras.statistics.compare_ablations`): the
+    A study that runs both pairs them per seed (`tlkeras.study.statistics.compare_ablations`): the
     difference is what that part adds, the only part a win can be credited to.
 
     Example:
-    >>> import tlkeras.strategies  # the recipes and their ablations
+    >>> import tlkeras.study.strategies  # the recipes and their ablations
     >>> ("neighbourhood", "neighbourhood_pixels") in [(s, a) for s, a, _ in list_ablations()]
     True
     """

@@ -2,7 +2,7 @@
 
 `pretrain_autoencoder`, `fine_tune` and `label_efficiency` take, instead of an array, a *stream*:
 
-- a `keras.utils.PyDataset`, such as `tlkeras.folders.ImageFolderStream` (image files decoded batch by
+- a `keras.utils.PyDataset`, such as `tlkeras.images.folders.ImageFolderStream` (image files decoded batch by
   batch, shuffled every epoch from a seed, on any backend);
 - a `tf.data.Dataset` of batches (Keras reads it on the JAX and PyTorch backends too), built the
   usual way: `.shuffle(...).batch(...).prefetch(tf.data.AUTOTUNE)`.

@@ -5,14 +5,14 @@ unlabeled images show where the classes lie: embedded with UMAP (of the autoenco
 codes, or of the pixels for the ablation), images of a class gather in one region, and a
 linear classifier on the few labeled points in that embedding labels their neighbours.
 `neighbourhood_pseudo_labels` returns the pool images it is surest of, the same number per
-class; the `neighbourhood` strategy (`tlkeras.strategies`) trains a CNN on them.
+class; the `neighbourhood` strategy (`tlkeras.study.strategies`) trains a CNN on them.
 """
 
 import numpy as np
 
 from tlkeras._validation import check_choice, check_number
-from tlkeras.clustering import FEATURES, embed
-from tlkeras.semi_supervised import balanced_confident
+from tlkeras.study.clustering import FEATURES, embed
+from tlkeras.study.semi_supervised import balanced_confident
 
 
 def neighbourhood_pseudo_labels(
@@ -25,7 +25,7 @@ def neighbourhood_pseudo_labels(
         labeled: `(x, y)`, the few labeled images.
         unlabeled: the unlabeled images; the first `pool_images` are embedded and labeled.
         num_classes: number of classes.
-        features: the embedding, one of `tlkeras.clustering.FEATURES` (see `tlkeras.clustering.embed`).
+        features: the embedding, one of `tlkeras.study.clustering.FEATURES` (see `tlkeras.study.clustering.embed`).
             Defaults to `"autoencoder+umap"`.
         pool_images: unlabeled images embedded with the labeled ones. Defaults to `10000`.
         share: share of the pool returned, the same number per class. Defaults to `0.5`.

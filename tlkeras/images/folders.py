@@ -17,7 +17,7 @@ declares more pixels than Pillow's decompression-bomb limit.
 
 `load_image_folder` reads a folder into arrays; `load_folder_dataset` reads the train / test /
 unlabeled layout above for `tlkeras demo --data DIR`; `ImageFolderStream` reads a folder batch by
-batch while a model trains, for folders too large to hold in memory (`tlkeras.streaming`).
+batch while a model trains, for folders too large to hold in memory (`tlkeras.images.streaming`).
 Files that are not images, or that cannot be decoded, are skipped with a warning that counts them
 (`on_error="skip"`) or refused (`on_error="raise"`).
 """

@@ -11,7 +11,7 @@ import keras
 import numpy as np
 
 from tlkeras._validation import check_images, check_model, check_number, check_seeds
-from tlkeras.statistics import paired_comparison
+from tlkeras.study.statistics import paired_comparison
 from tlkeras.training import fit_or_raise
 from tlkeras.transfer import fresh_copy
 

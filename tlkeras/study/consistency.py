@@ -16,7 +16,7 @@ backend:
   (`strong_augmentation`: shifts, flips, contrast, brightness, erasing).
 
 A fair baseline trains the same network on the labels with the same strong augmentation
-(`tlkeras.strategies`: `scratch_strong`), so that augmentation alone is not counted as a win
+(`tlkeras.study.strategies`: `scratch_strong`), so that augmentation alone is not counted as a win
 from unlabeled data.
 """
 
@@ -27,8 +27,9 @@ import numpy as np
 from keras import layers
 
 from tlkeras._validation import check_images, check_labeled, check_labels, check_number, check_seed
-from tlkeras.semi_supervised import balanced_confident
-from tlkeras.training import Schedule, check_schedule, fit_or_raise
+from tlkeras.study.schedule import Schedule, check_schedule
+from tlkeras.study.semi_supervised import balanced_confident
+from tlkeras.training import fit_or_raise
 
 
 def strong_augmentation(seed=None):

@@ -25,7 +25,11 @@ import functools
 
 import keras
 
-from tlkeras._registry import (  # noqa: F401 (the registry's API is this module's)
+from tlkeras._validation import check_choice
+from tlkeras.models import build_classifier
+from tlkeras.study.consistency import strong_augmentation as strong_layers
+from tlkeras.study.consistency import train_consistency
+from tlkeras.study.registry import (  # noqa: F401 (the registry's API is this module's)
     DEFAULT_AUGMENT,
     check_options,
     describe,
@@ -38,12 +42,9 @@ from tlkeras._registry import (  # noqa: F401 (the registry's API is this module
     train_strategy,
     unregister_strategy,
 )
-from tlkeras._validation import check_choice
-from tlkeras.consistency import strong_augmentation as strong_layers
-from tlkeras.consistency import train_consistency
-from tlkeras.models import build_classifier
-from tlkeras.semi_supervised import train_semi_supervised
-from tlkeras.training import compile_classifier, train_on_schedule
+from tlkeras.study.schedule import train_on_schedule
+from tlkeras.study.semi_supervised import train_semi_supervised
+from tlkeras.training import compile_classifier
 from tlkeras.transfer import extract_encoder, fine_tune, fresh_copy
 
 
@@ -96,7 +97,7 @@ def _train_new_network(
     """The encoder's architecture with new weights under `_classifier`, trained on `schedule`.
 
     `pseudo`: pseudo-labeled images filling half of each batch; `strong_augmentation`: the
-    strong augmentation of `tlkeras.consistency` in front of the classifier.
+    strong augmentation of `tlkeras.study.consistency` in front of the classifier.
     """
     classifier = _classifier(fresh_copy(autoencoder.get_layer("encoder")), num_classes, augment, dropout)
     if strong_augmentation:
@@ -134,7 +135,7 @@ def scratch(
 ):
     """The encoder's architecture, randomly initialised, trained end to end: the baseline.
 
-    `strong_augmentation` puts `tlkeras.consistency.strong_augmentation` in front: the baseline
+    `strong_augmentation` puts `tlkeras.study.consistency.strong_augmentation` in front: the baseline
     a consistency recipe must beat, so that augmentation alone is not counted as its win.
     """
     return _train_new_network(
@@ -235,7 +236,7 @@ def semi_supervised(
 
     `start` is `"random"` (the autoencoder's architecture, new weights) or `"autoencoder"`
     (its pretrained encoder and decoder); the other options go to
-    `tlkeras.semi_supervised.train_semi_supervised`, whose defaults they keep.
+    `tlkeras.study.semi_supervised.train_semi_supervised`, whose defaults they keep.
     """
     check_choice(start, "start", ("autoencoder", "random"))
     copy = functools.partial(fresh_copy, keep_weights=start == "autoencoder")
@@ -267,13 +268,13 @@ def neighbourhood(
     """Labels spread through the autoencoder's neighbourhoods (UMAP of its codes), then a CNN on the surest ones.
 
     The labeled and `pool_images` unlabeled images are embedded together (`features`, as in
-    `tlkeras.clustering.embed`: `"autoencoder+umap"`, or `"pixels+umap"` for the ablation
+    `tlkeras.study.clustering.embed`: `"autoencoder+umap"`, or `"pixels+umap"` for the ablation
     without the autoencoder); a logistic regression on the labeled points labels the pool;
     the surest `pseudo_label_share` of the pool, the same number per class, is added to the
     labeled images (half of each batch from each), and the encoder's architecture with new
     weights (as `scratch`) trains on them.
     """
-    from tlkeras.neighbourhoods import neighbourhood_pseudo_labels
+    from tlkeras.study.neighbourhoods import neighbourhood_pseudo_labels
 
     pseudo = neighbourhood_pseudo_labels(
         autoencoder, labeled, unlabeled, num_classes, features, pool_images, pseudo_label_share, seed
@@ -311,7 +312,7 @@ def consistency(
     """FixMatch-style consistency: an EMA teacher's sure, class-balanced labels learned under strong augmentation.
 
     `start`: `"random"` (the autoencoder's architecture, new weights) or `"autoencoder"` (its
-    pretrained encoder); the other options go to `tlkeras.consistency.train_consistency`.
+    pretrained encoder); the other options go to `tlkeras.study.consistency.train_consistency`.
     Compare it with `scratch_strong`, trained with the same strong augmentation.
     """
     check_choice(start, "start", ("autoencoder", "random"))

@@ -1,0 +1,2 @@
+"""Scaling out: data parallelism on one machine (`distribute`), several processes (`workers`), mixed precision
+(`precision`)."""
