@@ -5,7 +5,7 @@ horizontal flips, active only in training) unless told otherwise. This runs `scr
 default protocol (a fixed schedule, no label beyond the budget) with that augmentation and without
 any, on the same labeled images per seed, and prints the paired gain with its 95 % interval.
 
-Usage: python benchmarks/augmentation.py [--labels-per-class 1 10] [--seeds 10]
+Usage: python benchmarks/augmentation.py [--labels-per-class 1 10] [--num-seeds 10]
 """
 
 import argparse
@@ -24,7 +24,7 @@ from tlkeras.study.strategies import DEFAULT_AUGMENT
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--labels-per-class", type=int, nargs="+", default=[1, 10])
-    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--num-seeds", type=int, default=10)
     args = parser.parse_args()
     train, test = data.load_fashion_mnist()
     keras.utils.set_random_seed(0)
@@ -38,7 +38,7 @@ def main():
             test,
             labels_per_class=args.labels_per_class,
             strategies=("scratch",),
-            seeds=tuple(range(args.seeds)),
+            seeds=tuple(range(args.num_seeds)),
             augment=augment,
         ):
             runs.append({**run, "strategy": name})

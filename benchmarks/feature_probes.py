@@ -7,7 +7,7 @@ unlabeled training images, then scaled to a fixed norm (what
 `build_classifier(normalize="standard")` does). Cheap: one forward pass per
 candidate, so this is also how to choose between pretrained encoders.
 
-Usage: python benchmarks/feature_probes.py [--labels-per-class 1 10] [--seeds 5]
+Usage: python benchmarks/feature_probes.py [--labels-per-class 1 10] [--num-seeds 5]
 """
 
 import argparse
@@ -42,7 +42,7 @@ def features(encoder, x, pool=None):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--labels-per-class", type=int, nargs="+", default=[1, 10])
-    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--num-seeds", type=int, default=5)
     parser.add_argument("--pretrain-epochs", type=int, default=8)
     args = parser.parse_args()
     (x, y), (xt, yt) = data.load_fashion_mnist()
@@ -66,7 +66,7 @@ def main():
         cells = []
         for n in args.labels_per_class:
             scores = []
-            for seed in range(args.seeds):
+            for seed in range(args.num_seeds):
                 idx, labels = data.sample_per_class(np.arange(len(y)), y, n, seed=seed)
                 probe = LogisticRegression(C=0.1, max_iter=3000).fit(f_train[idx], labels)
                 scores.append(probe.score(f_test, yt))

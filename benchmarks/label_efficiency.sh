@@ -3,5 +3,5 @@
 # It is the demo with more budgets; the report lands in runs/label_efficiency/.
 set -eu
 cd "$(dirname "$0")/.."
-exec .venv/bin/python -m tlkeras demo --labels-per-class 1 3 10 30 100 1000 --seeds 5 \
+exec .venv/bin/python -m tlkeras demo --labels-per-class 1 3 10 30 100 1000 --num-seeds 5 \
   --output runs/label_efficiency "$@"

@@ -5,7 +5,7 @@ images, alternately, in one run; the report gives images per second (median over
 the first) and the test MSE, mean ± std over seeds, so speed-up and accuracy cost are read side
 by side.
 
-Usage: python benchmarks/precision.py [--images 20000] [--epochs 3] [--seeds 3]
+Usage: python benchmarks/precision.py [--images 20000] [--epochs 3] [--num-seeds 3]
 """
 
 import argparse
@@ -36,13 +36,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=20000)
     parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--num-seeds", type=int, default=3)
     parser.add_argument("--policy", default="mixed_bfloat16")
     args = parser.parse_args()
     (x, _), (xt, _) = load_fashion_mnist()
     x, xt = x[: args.images], xt[:5000]
     results = {"float32": {"speed": [], "mse": []}, args.policy: {"speed": [], "mse": []}}
-    for seed in range(args.seeds):
+    for seed in range(args.num_seeds):
         for policy in results:
             previous = use_mixed_precision(policy)
             keras.utils.set_random_seed(seed)
@@ -60,7 +60,9 @@ def main():
     for policy, r in results.items():
         print(f"| {policy} | {statistics.median(r['speed']):.0f} | {np.mean(r['mse']):.5f} ± {np.std(r['mse']):.5f} |")
     ratio = statistics.median(results[args.policy]["speed"]) / statistics.median(results["float32"]["speed"])
-    print(f"speed-up of {args.policy}: {ratio:.2f}x ({args.images} images, {args.epochs} epochs, {args.seeds} seeds)")
+    print(
+        f"speed-up of {args.policy}: {ratio:.2f}x ({args.images} images, {args.epochs} epochs, {args.num_seeds} seeds)"
+    )
 
 
 if __name__ == "__main__":

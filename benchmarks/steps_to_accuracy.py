@@ -63,7 +63,7 @@ def main():
     parser.add_argument("--labels-per-class", type=int, nargs="+", default=[10, 100])
     parser.add_argument("--targets", type=float, nargs="+", default=[0.65, 0.78])
     parser.add_argument("--steps", type=int, default=400)
-    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--num-seeds", type=int, default=3)
     args = parser.parse_args()
     (x_train, y_train), (x_test, y_test) = data.load_fashion_mnist()
     x_test, y_test = x_test[:2000], y_test[:2000]
@@ -76,7 +76,7 @@ def main():
     for n, target in zip(args.labels_per_class, args.targets, strict=True):
         for start in ("scratch", "pretrained"):
             reached, finals = [], []
-            for seed in range(args.seeds):
+            for seed in range(args.num_seeds):
                 x, y = data.sample_per_class(x_train, y_train, n, seed=seed)
                 keras.utils.set_random_seed(seed)
                 encoder = extract_encoder(autoencoder) if start == "pretrained" else build_encoder()

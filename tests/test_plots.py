@@ -30,3 +30,50 @@ def test_reconstructions_and_filters_of_any_size_and_colour(tmp_path, shape):
     else:
         assert first.shape == (3, 3)
     plt.close(fig)
+
+
+def test_the_map_draws_one_panel_per_task_each_in_its_unit(tmp_path):
+    rows = [
+        {
+            "setting": "in_domain",
+            "labels_per_class": 1,
+            "strategy": s,
+            "gain": g,
+            "low": g - 0.03,
+            "high": g + 0.03,
+            "verdict": v,
+        }
+        for s, g, v in (("neighbourhood", 0.07, "wins"), ("neighbourhood_pixels", 0.01, "inconclusive"))
+    ]
+    clustering = [
+        {
+            "features": "autoencoder",
+            "method": "kmeans",
+            "metric": m,
+            "gain": 0.02,
+            "low": 0.01,
+            "high": 0.03,
+            "verdict": "wins",
+        }
+        for m in ("accuracy", "nmi")
+    ]
+    generative = {"images": 100, "ratio": 0.4, "low": 0.3, "high": 0.5, "verdict": "wins"}
+    fig = plots.plot_map(rows, generative, clustering, path=tmp_path / "map.png")
+    titles = [ax.get_title(loc="left") for ax in fig.axes]
+    assert titles == [
+        "Classification: gain over scratch",
+        "Clustering: accuracy gain over pixels",
+        "Clustering: nmi gain over pixels",
+        "Generation: fine-tuned MSE / scratch MSE",
+    ]
+    assert [ax.get_xlabel() for ax in fig.axes] == ["accuracy points", "accuracy", "nmi", "ratio (below 1: it pays)"]
+    # The generation panel's reference line is 1 (no change in a ratio), the others' 0.
+    assert [ax.lines[-1].get_xdata()[0] for ax in fig.axes] == [0.0, 0.0, 0.0, 1.0]
+    # Nothing is cut off: the title and every panel lie inside the figure.
+    renderer = fig.canvas.get_renderer()
+    box = fig.bbox
+    for artist in [fig._suptitle, *fig.axes]:
+        extent = artist.get_window_extent(renderer)
+        assert extent.x0 >= box.x0 - 1 and extent.x1 <= box.x1 + 1 and extent.y1 <= box.y1 + 1
+    assert (tmp_path / "map.png").stat().st_size > 0
+    plt.close(fig)

@@ -213,13 +213,13 @@ def test_every_winning_recipe_has_its_ablations_registered():
     ):
         assert name in list_strategies()
     # An ablation's fixed option is not an option of it; the rest of its base's options are.
-    with pytest.raises(ValueError, match="no option.*'pseudo_label_rounds'"):
-        check_options("reconstruction_only", {"pseudo_label_rounds": 2})
+    with pytest.raises(ValueError, match="no option.*'pseudo_label_weight'"):
+        check_options("reconstruction_only", {"pseudo_label_weight": 2.0})
     assert check_options("reconstruction_only", {"unlabeled_batch_size": 8}) == {"unlabeled_batch_size": 8}
     assert check_options("neighbourhood_pixels", {"pool_images": 50}) == {"pool_images": 50}
     # Each declared ablation pairs two registered strategies and names what it removes.
     pairs = {(strategy, ablation) for strategy, ablation, _ in list_ablations()}
-    assert ("neighbourhood", "neighbourhood_pixels") in pairs and ("consistency", "scratch_strong") in pairs
+    assert ("neighbourhood", "neighbourhood_pixels") in pairs and ("consistency", "consistency_labels_only") in pairs
     assert ("semi_supervised_from_autoencoder", "semi_supervised") in pairs
     assert all(s in list_strategies() and a in list_strategies() for s, a in pairs)
 
@@ -229,9 +229,9 @@ def test_an_unregistered_strategy_takes_its_ablations_with_it():
     def full_recipe(autoencoder, labeled, unlabeled, validation_data, num_classes, *, seed, schedule, augment):
         """A recipe of a test."""
 
-    register_ablation("full_recipe", "scratch", "everything it adds")
+    register_ablation("full_recipe", "scratch", "everything it adds", differs_in="losses")
     with pytest.raises(ValueError, match="names the part"):
-        register_ablation("full_recipe", "full_recipe", "nothing")
+        register_ablation("full_recipe", "full_recipe", "nothing", differs_in="losses")
     assert ("full_recipe", "scratch", "everything it adds") in list_ablations()
     unregister_strategy("full_recipe")
     assert all("full_recipe" not in triple for triple in list_ablations())

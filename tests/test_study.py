@@ -73,7 +73,7 @@ def test_by_default_a_run_spends_no_label_beyond_its_budget(tiny_pretrained, ima
     assert runs[0]["validation_labels"] == 0 and runs[0]["val_accuracy"] is None
     assert runs[0]["steps"] == QUICK.epochs * QUICK.eval_every  # the fixed schedule, run to its end
     assert study.protocol(0, QUICK)["labels_for_choices"] == 0
-    assert "upper bound" in study.protocol(1000, QUICK)["lengths"]
+    assert "label-rich" in study.protocol(1000, QUICK)["lengths"]
 
 
 def test_validation_split_is_stratified_disjoint_and_seeded():

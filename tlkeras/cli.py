@@ -1,4 +1,4 @@
-"""Command line: `tlkeras demo` and `tlkeras pretrain` (also `python -m tlkeras ...`).
+"""Command line: `tlkeras demo`, `tlkeras pretrain` and `tlkeras results` (also `python -m tlkeras ...`).
 
 `demo`'s options, defaults and help texts come from `tlkeras.study.demo_plan.DemoOptions`, the
 one place they are written. Every option and the data budget are checked before
@@ -54,6 +54,11 @@ def build_parser():
             help_text += " (default: %(default)s)"
         demo.add_argument(*flags, dest=field.name, default=default, help=help_text, **meta)
     add_pretrain_parser(commands)
+    commands.add_parser(
+        "results",
+        help="the published runs in results/: list, rerun (printing moved verdicts), render the prose that quotes them",
+        add_help=False,
+    )
     return parser
 
 
@@ -111,6 +116,13 @@ def pretrain_main(args):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["results"]:
+        import matplotlib
+
+        matplotlib.use("Agg")  # a command line has no display
+        from tlkeras.study import published
+
+        return published.main(argv[1:])
     args = build_parser().parse_args(argv)
     if args.command == "pretrain":
         try:

@@ -123,49 +123,69 @@ def plot_filters(conv_layer, max_filters=32, title=None, path=None):
 
 
 def plot_map(rows, generative=None, clustering=(), path=None):
-    """Where it pays off: each setting, budget and strategy's gain over scratch with its 95 % CI.
+    """Where it pays off: one panel per task, each gain with its 95 % CI in the task's own unit.
 
     Args:
-        rows: `tlkeras.study.statistics.compare_with_scratch` rows (gains as fractions).
-        generative: optional `tlkeras.study.generative.summarize_generative` row, drawn
-            as its MSE reduction `1 - ratio` in percent.
-        clustering: optional `tlkeras.study.clustering.compare_features` rows, drawn as
-            the gain over the same recipe on pixels, in points of accuracy or NMI.
+        rows: `tlkeras.study.statistics.compare_with_scratch` rows (gains as fractions), drawn in
+            accuracy points.
+        generative: optional `tlkeras.study.generative.summarize_generative` row, drawn as the ratio
+            of test MSEs, fine-tuned over scratch (below 1: it pays).
+        clustering: optional `tlkeras.study.clustering.compare_features` rows: the gain over the
+            same recipe on pixels, one panel per metric (accuracy, NMI), in the metric's units.
+
+    Returns:
+        The figure; saved as PNG at `path` if given.
     """
-    labels, gains, errors, colours = [], [], [[], []], []
     colour = {"wins": "tab:green", "loses": "tab:red"}
-
-    def bar(label, gain, low, high, verdict):
-        low, high = (low, high) if not np.isnan(low) else (gain, gain)
-        labels.append(label)
-        gains.append(100 * gain)
-        errors[0].append(100 * (gain - low))
-        errors[1].append(100 * (high - gain))
-        colours.append(colour.get(verdict, "tab:grey"))
-
-    for r in rows:
-        bar(
-            f"{r['setting']} {r['labels_per_class']}/class {r['strategy']}",
-            r["gain"],
-            r["low"],
-            r["high"],
-            r["verdict"],
-        )
-    for r in clustering:
-        label = f"clustering {r['features']} vs {r['baseline']} ({r['method']}, {r['metric']})"
-        bar(label, r["gain"], r["low"], r["high"], r["verdict"])
-    if generative:  # drawn as the MSE cut, 1 - ratio: its interval flips
+    panels = []  # (title, unit, reference, [(label, value, low, high, verdict)])
+    if rows:
+        bars = [
+            (
+                f"{r['setting']} {r['labels_per_class']}/class {r['strategy']}",
+                100 * r["gain"],
+                100 * r["low"],
+                100 * r["high"],
+                r["verdict"],
+            )
+            for r in rows
+        ]
+        panels.append(("Classification: gain over scratch", "accuracy points", 0.0, bars))
+    for metric in dict.fromkeys(r["metric"] for r in clustering):
+        bars = [
+            (f"{r['features']} ({r['method']})", r["gain"], r["low"], r["high"], r["verdict"])
+            for r in clustering
+            if r["metric"] == metric
+        ]
+        panels.append((f"Clustering: {metric} gain over pixels", metric, 0.0, bars))
+    if generative:
         g = generative
-        bar(f"generative ({g['images']} images): MSE cut, %", 1 - g["ratio"], 1 - g["high"], 1 - g["low"], g["verdict"])
-    fig, ax = plt.subplots(figsize=(7.5, 0.35 * len(labels) + 1.5))
-    positions = np.arange(len(labels))[::-1]
-    ax.barh(positions, gains, xerr=errors, color=colours, capsize=3)
-    ax.set_yticks(positions, labels, fontsize=8)
-    ax.axvline(0, color="black", linewidth=0.8)
-    ax.set_xlabel("gain over the baseline, points (bars: 95 % CI)")
-    ax.set_title("Where learning from unlabeled images pays off")
+        bars = [(f"denoising {g['images']} images", g["ratio"], g["low"], g["high"], g["verdict"])]
+        panels.append(("Generation: fine-tuned MSE / scratch MSE", "ratio (below 1: it pays)", 1.0, bars))
+    heights = [0.45 * len(bars) + 1.1 for *_, bars in panels] or [1.0]
+    fig, axes = plt.subplots(
+        len(heights), 1, figsize=(8, sum(heights) + 0.6), gridspec_kw={"height_ratios": heights}, squeeze=False
+    )
+    for ax, (title, unit, reference, bars) in zip(axes[:, 0], panels, strict=False):
+        positions = np.arange(len(bars))[::-1]
+        for y, (_, value, low, high, verdict) in zip(positions, bars, strict=True):
+            low, high = (low, high) if not np.isnan(low) else (value, value)
+            ax.errorbar(
+                value,
+                y,
+                xerr=[[value - low], [high - value]],
+                fmt="o",
+                capsize=4,
+                color=colour.get(verdict, "tab:grey"),
+            )
+        ax.set_yticks(positions, [label for label, *_ in bars], fontsize=8)
+        ax.set_ylim(-0.7, len(bars) - 0.3)
+        ax.axvline(reference, color="black", linewidth=0.8)
+        ax.set_xlabel(unit, fontsize=8)
+        ax.set_title(title, fontsize=9, loc="left")
     legend = [
         Patch(color=c, label=v) for v, c in (("wins", "tab:green"), ("inconclusive", "tab:grey"), ("loses", "tab:red"))
     ]
-    ax.legend(handles=legend, fontsize=7, loc="best")
+    fig.legend(handles=legend, fontsize=7, loc="upper right", ncol=3)
+    fig.suptitle("Where learning from unlabeled images pays off (95 % CIs)", fontsize=10, x=0.02, ha="left")
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
     return _finish(fig, path)

@@ -19,7 +19,6 @@ whole run.
 
 import dataclasses
 import os
-import platform
 import shutil
 import tempfile
 import time
@@ -37,6 +36,7 @@ from tlkeras.study.clustering import clustering_study, compare_features
 from tlkeras.study.demo_plan import DemoOptions, plan
 from tlkeras.study.generative import generative_transfer, summarize_generative
 from tlkeras.study.label_efficiency import label_efficiency, protocol
+from tlkeras.study.published import environment
 from tlkeras.study.reports import comparison_table, demo_report, write_results
 from tlkeras.study.schedule import Schedule
 from tlkeras.study.statistics import compare_ablations, compare_with_scratch, summarize
@@ -192,9 +192,8 @@ def _run(study, out, command):
         "schedule": schedule.to_dict(),
         "backend": keras.backend.backend(),
         "dtype_policy": options.precision,
-        "keras": keras.__version__,
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()}",
         "command": command,
+        "environment": environment(),
         "pretrain_seconds": pretrained.seconds,
         "reconstruction_mse": quality["mse"],
         "mean_image_mse": quality["mean_image_mse"],

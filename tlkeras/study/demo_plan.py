@@ -84,16 +84,14 @@ class DemoOptions:
         nargs="+",
         choices=SETTINGS,
     )
-    labels_per_class: tuple = _option((1, 10), "label budgets to compare", nargs="+", type=int, metavar="N")
+    labels_per_class: tuple = _option((1,), "label budgets to compare", nargs="+", type=int, metavar="N")
     strategies: tuple = _option(
         ("scratch", "neighbourhood", "neighbourhood_pixels"),
         "strategies to compare ('scratch' is the baseline; semi_supervised takes several minutes a run)",
         nargs="+",
         choices=list_strategies,  # asked when the parser is built: every registered strategy
     )
-    num_seeds: int = _option(
-        3, "paired runs per cell, seeds seed..seed+N-1", type=int, flags=("--num-seeds", "--seeds")
-    )
+    num_seeds: int = _option(5, "paired runs per cell, seeds seed..seed+N-1", type=int)
     seed: int = _option(0, "first seed; also seeds the pretraining", type=int, minimum=0)
     pretrain_epochs: int = _option(
         PretrainConfig.epochs, "autoencoder epochs (at least; see --pretrain-min-steps)", type=int
@@ -110,12 +108,11 @@ class DemoOptions:
         FIXED_SCHEDULE.max_steps,
         "training steps per classifier and phase (with --validation-size: the most; early stopping picks)",
         type=int,
-        flags=("--max-steps", "--steps"),
     )
     validation_size: int = _option(
         0,
-        "labeled training images held out to choose every training length on: labels beyond the budget, so the "
-        "numbers are an upper bound (0: labels that count, a fixed schedule)",
+        "labeled training images held out to choose every training length on: a label-rich protocol that spends "
+        "labels beyond the budget (0: labels that count, a fixed schedule)",
         type=int,
         minimum=0,
     )

@@ -9,7 +9,8 @@ those N labels and no other: every strategy trains on a fixed `Schedule` written
 down in advance (`FIXED_SCHEDULE`), and nothing is chosen on held-out labels. With
 `validation_size=V`, V more labeled training images are held out and every
 training length is chosen on them by early stopping: V labels more than the budget
-says, so its numbers are an upper bound of what the budget buys (Oliver et al.,
+says: a label-rich protocol, not an upper bound of what the budget buys (lengths chosen on
+more labels need not be better lengths; Oliver et al.,
 "Realistic Evaluation of Deep Semi-Supervised Learning Algorithms", NeurIPS 2018).
 `protocol` describes which one a run followed. `tlkeras.study.statistics` turns the runs
 into paired comparisons, `tlkeras.study.reports` into tables and files.
@@ -50,7 +51,7 @@ def protocol(validation_size, schedule):
     'fixed: 500 steps per phase'
     """
     if validation_size:
-        lengths = f"early stopping on {validation_size} validation labels (an upper bound: labels beyond the budget)"
+        lengths = f"label-rich: early stopping on {validation_size} validation labels beyond the budget"
     else:
         lengths = f"fixed: {schedule.max_steps} steps per phase"
     return {"labels_for_choices": int(validation_size or 0), "lengths": lengths, "schedule": schedule.to_dict()}
@@ -80,7 +81,7 @@ def label_efficiency(
     every strategy trains on exactly those: the runs of one seed are *paired*.
     With `validation_size`, a stratified validation split of that many images is
     carved off the training images first (the same for every run) and every
-    training length is chosen on it (an upper bound: see the module's docstring).
+    training length is chosen on it (a label-rich protocol: see the module's docstring).
 
     Args:
         autoencoder: the pretrained autoencoder.
@@ -95,7 +96,7 @@ def label_efficiency(
         strategy_options: `{strategy name: {option: value}}`, options of single strategies
             (checked before any training). Defaults to `None`.
         validation_size: labeled images held out to choose every training length on (more
-            labels than the budget: an upper bound); `0` spends none. Defaults to `0`.
+            labels than the budget: a label-rich protocol); `0` spends none. Defaults to `0`.
         unlabeled: the unlabeled pool, an array or a stream (`tlkeras.images.streaming`;
             its first `max_unlabeled` images are read into memory, the pool the
             strategies draw from); `None` uses the training images (less the

@@ -13,6 +13,7 @@ from tlkeras.study.schedule import Schedule, check_schedule
 DEFAULT_AUGMENT = ("translate", "flip")
 _REGISTRY = {}
 _ABLATIONS = {}  # (strategy, its ablation) -> the part the ablation removes
+_DIFFERENCES = {}  # (strategy, its ablation) -> the one thing the pair differs in
 
 
 def register_strategy(function=None, *, name=None, forwards_to=None):
@@ -58,19 +59,33 @@ def unregister_strategy(name):
     """Remove a strategy from the registry (a test's, or one you replace), and the ablations that name it."""
     _REGISTRY.pop(check_choice(name, "name", tuple(_REGISTRY)))
     for pair in [pair for pair in _ABLATIONS if name in pair]:
-        del _ABLATIONS[pair]
+        del _ABLATIONS[pair], _DIFFERENCES[pair]
 
 
-def register_ablation(strategy, ablation, removes):
+# What an ablation may differ in from its strategy, one of these and nothing else:
+# - `losses`: which losses count (a loss weighted 0 removes it and the inputs that feed only it);
+# - `start`: the weights training starts from (the pretrained encoder or new ones);
+# - `steps`: how many gradient steps;
+# - `augmentation`: the augmentation layers of the trained model;
+# - `features`: the vectors a recipe computes before training (codes or pixels), an option.
+# The first four are measured while both members train (tests/test_ablations.py).
+ABLATION_DIFFERENCES = ("losses", "start", "steps", "augmentation", "features")
+
+
+def register_ablation(strategy, ablation, removes, differs_in):
     """Declare strategy `ablation` to be `strategy` with one part, `removes`, taken out.
 
     A study that runs both pairs them per seed (`tlkeras.study.statistics.compare_ablations`): the
-    difference is what that part adds, the only part a win can be credited to.
+    difference is what that part adds, the only part a win can be credited to. `differs_in`
+    names the one thing the pair differs in (`ABLATION_DIFFERENCES`); the test suite trains both
+    members and checks that they differ in it and in nothing else.
 
     Example:
     >>> import tlkeras.study.strategies  # the recipes and their ablations
     >>> ("neighbourhood", "neighbourhood_pixels") in [(s, a) for s, a, _ in list_ablations()]
     True
+    >>> ablation_difference("neighbourhood", "neighbourhood_pixels")
+    'features'
     """
     for name in (strategy, ablation):
         get_strategy(name)
@@ -79,7 +94,14 @@ def register_ablation(strategy, ablation, removes):
             "An ablation pairs two strategies and names the part it removes. "
             f"Received: strategy={strategy!r}, ablation={ablation!r}, removes={removes!r}"
         )
+    check_choice(differs_in, "differs_in", ABLATION_DIFFERENCES)
     _ABLATIONS[strategy, ablation] = removes
+    _DIFFERENCES[strategy, ablation] = differs_in
+
+
+def ablation_difference(strategy, ablation):
+    """The one thing a declared ablation pair differs in (`register_ablation`)."""
+    return _DIFFERENCES[check_choice((strategy, ablation), "(strategy, ablation)", tuple(_DIFFERENCES))]
 
 
 def list_ablations():

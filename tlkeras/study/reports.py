@@ -1,6 +1,5 @@
 """Reports of a study: Markdown tables, the glossary of strategies, and the result files, written atomically."""
 
-import math
 import os
 
 from tlkeras.pretraining import POOR_RECONSTRUCTION
@@ -27,14 +26,92 @@ def markdown_table(summary, setting=None):
     return "\n".join(lines)
 
 
-def _interval_and_verdict(row, scale=1.0, digits=1):
+def _signed(value, digits):
+    return f"{value:+.{digits}f}"
+
+
+def say(row, unit="points", scale=100.0, digits=1):
+    """A comparison in words, the one way tlkeras says it: the gain, its 95 % interval, the verdict.
+
+    An inconclusive interval is said as what it is, unresolved between its ends, never as "no effect".
+
+    Example:
+    >>> say({"gain": 0.059, "low": 0.050, "high": 0.069, "verdict": "wins", "seeds": 5})
+    '+5.9 points [+5.0, +6.9]: wins'
+    >>> say({"gain": 0.001, "low": -0.031, "high": 0.033, "verdict": "inconclusive", "seeds": 5})
+    '+0.1 points, inconclusive: unresolved between -3.1 and +3.3 points'
+    >>> say({"gain": 0.017, "low": 0.006, "high": 0.028, "verdict": "wins", "seeds": 10}, unit="", scale=1, digits=3)
+    '+0.017 [+0.006, +0.028]: wins'
+    """
+    unit = f" {unit}" if unit else ""
+    gain = _signed(scale * row["gain"], digits) + unit
+    if row["verdict"] == "too few seeds":
+        return f"{gain} from {row['seeds']} seed: too few seeds for an interval"
+    low, high = _signed(scale * row["low"], digits), _signed(scale * row["high"], digits)
+    if row["verdict"] == "inconclusive":
+        return f"{gain}, inconclusive: unresolved between {low} and {high}{unit}"
+    return f"{gain} [{low}, {high}]: {row['verdict']}"
+
+
+def say_ratio(row):
+    """A ratio of MSEs (fine-tuned over scratch) in words, as `say` says a gain.
+
+    Example:
+    >>> say_ratio({"ratio": 0.36, "low": 0.2, "high": 0.51, "verdict": "wins"})
+    '0.36x the MSE of scratch [0.20, 0.51]: wins'
+    """
+    if row["verdict"] == "inconclusive":
+        return (
+            f"{row['ratio']:.2f}x the MSE of scratch, inconclusive: unresolved between "
+            f"{row['low']:.2f}x and {row['high']:.2f}x"
+        )
+    if row["verdict"] == "too few seeds":
+        return f"{row['ratio']:.2f}x the MSE of scratch: too few seeds for an interval"
+    return f"{row['ratio']:.2f}x the MSE of scratch [{row['low']:.2f}, {row['high']:.2f}]: {row['verdict']}"
+
+
+def say_multiplicity(verdicts, confidence=0.95):
+    """How many verdicts a report prints, and how many false `wins` chance alone would give among them.
+
+    Were every true difference zero, each 95 % interval would lie wholly above zero with probability
+    2.5 %: among N verdicts, about 0.025 N false `wins` (and as many false `loses`).
+
+    Example:
+    >>> say_multiplicity({"a": "wins", "b": "inconclusive", "c": "inconclusive"}).split("; ")[0]
+    '3 verdicts (1 wins, 0 loses, 2 inconclusive)'
+    >>> say_multiplicity(["inconclusive"] * 15).split("; ")[1]
+    'were every true difference zero, chance alone would give about 0.4 false wins among them (at least one: 32%).'
+    """
+    verdict_list = list(verdicts.values() if isinstance(verdicts, dict) else verdicts)
+    n, tail = len(verdict_list), (1 - confidence) / 2
+    counts = {v: verdict_list.count(v) for v in ("wins", "loses", "inconclusive")}
+    return (
+        f"{n} verdicts ({counts['wins']} wins, {counts['loses']} loses, {counts['inconclusive']} inconclusive); "
+        f"were every true difference zero, chance alone would give about {tail * n:.1f} false wins among them "
+        f"(at least one: {1 - (1 - tail) ** n:.0%})."
+    )
+
+
+def _cells(row, scale, digits):
     """The `[low, high]` and verdict cells of a comparison row (`tlkeras.study.statistics.paired_comparison`)."""
-    if math.isnan(row["low"]):
-        interval = "n/a"
-    else:
-        interval = f"[{scale * row['low']:+.{digits}f}, {scale * row['high']:+.{digits}f}]"
-    needed = row.get("seeds_needed")
-    return interval, row["verdict"] + (f" (about {needed} seeds would tell)" if needed else "")
+    if row["verdict"] == "too few seeds":
+        return "n/a", row["verdict"]
+    return f"[{_signed(scale * row['low'], digits)}, {_signed(scale * row['high'], digits)}]", row["verdict"]
+
+
+def _planning(rows):
+    """A note under a table: the planning estimates of the inconclusive rows, said as what they are."""
+    plans = [
+        f"{r['strategy'] if 'strategy' in r else r['features']} ~{r['seeds_needed']}"
+        for r in rows
+        if r.get("seeds_needed")
+    ]
+    if not plans:
+        return ""
+    return (
+        "\n\nPlanning estimates, not evidence: were the true differences what these seeds show, about this many "
+        "seeds would resolve the inconclusive rows: " + ", ".join(plans) + "."
+    )
 
 
 def comparison_table(rows, unit="points", scale=100.0):
@@ -50,14 +127,14 @@ def comparison_table(rows, unit="points", scale=100.0):
         "|---|---|---|---|---|---|---|" + ("---|" if ablations else ""),
     ]
     for r in rows:
-        interval, said = _interval_and_verdict(r, scale)
+        interval, said = _cells(r, scale, 1)
         against = f"{r['ablation']} ({r['removes']}) | " if ablations else ""
         gain = f"{scale * r['gain']:+.1f} {unit}"
         lines.append(
             f"| {r['setting']} | {r['labels_per_class']} | {r['strategy']} | {against}{gain} | {interval} | {said} | "
             f"{r['seeds']} |"
         )
-    return "\n".join(lines)
+    return "\n".join(lines) + _planning(rows)
 
 
 def strategy_glossary(strategies):
@@ -102,12 +179,12 @@ def clustering_table(rows):
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        interval, said = _interval_and_verdict(r, digits=3)
+        interval, said = _cells(r, 1.0, 3)
         lines.append(
             f"| {r['features']} | {r['baseline']} | {r['method']} | {r['metric']} | {r['mean']:.3f} | "
             f"{r['baseline_mean']:.3f} | {r['gain']:+.3f} | {interval} | {said} | {r['seeds']} |"
         )
-    return "\n".join(lines)
+    return "\n".join(lines) + _planning(rows)
 
 
 def demo_report(
@@ -165,6 +242,8 @@ def demo_report(
             f"{quality['ratio']:.0%} of the mean image's): it learned little, and every transfer row above measures "
             "an encoder that learned little. Pretrain longer (`--pretrain-min-steps`, `--pretrain-epochs`)."
         )
+    verdict_list = [r["verdict"] for r in (*rows, *ablation_rows, *clustering_rows)]
+    multiplicity = say_multiplicity(verdict_list + ([generative_row["verdict"]] if generative_row else []))
     glossary = strategy_glossary(options.strategies)
     if generative_row:
         glossary += (
@@ -175,7 +254,7 @@ def demo_report(
     if options.validation_size:
         how = (
             f"every training length is chosen by early stopping on {options.validation_size} more labeled "
-            f"training images (+{options.validation_size:,} validation labels: an upper bound of what the budget buys)"
+            f"training images (a label-rich protocol: {options.validation_size:,} validation labels beyond the budget)"
         )
     else:
         how = (
@@ -192,6 +271,10 @@ it below, `inconclusive`: the seeds cannot tell).
 ## The map
 
 {comparison_table(rows)}{ablations}{generative}{clustering}
+
+How many of these to believe: {multiplicity} A `wins` that stands alone among many
+verdicts, with an interval that barely clears zero, is what chance produces; a rerun with other seeds
+is its test.
 
 ![map](map.png){chosen}
 

@@ -23,14 +23,12 @@ strategy is one function here (or in your own module) and its test.
 
 import functools
 
-import keras
-
 from tlkeras._validation import check_choice
 from tlkeras.models import build_classifier
-from tlkeras.study.consistency import strong_augmentation as strong_layers
 from tlkeras.study.consistency import train_consistency
 from tlkeras.study.registry import (  # noqa: F401 (the registry's API is this module's)
     DEFAULT_AUGMENT,
+    ablation_difference,
     check_options,
     describe,
     get_strategy,
@@ -92,17 +90,12 @@ def _train_new_network(
     learning_rate,
     dropout,
     pseudo=None,
-    strong_augmentation=False,
 ):
     """The encoder's architecture with new weights under `_classifier`, trained on `schedule`.
 
-    `pseudo`: pseudo-labeled images filling half of each batch; `strong_augmentation`: the
-    strong augmentation of `tlkeras.study.consistency` in front of the classifier.
+    `pseudo`: pseudo-labeled images filling half of each batch.
     """
     classifier = _classifier(fresh_copy(autoencoder.get_layer("encoder")), num_classes, augment, dropout)
-    if strong_augmentation:
-        inputs = keras.Input(classifier.input_shape[1:], name="image")
-        classifier = keras.Model(inputs, classifier(strong_layers(seed)(inputs)), name="classifier")
     compile_classifier(classifier, learning_rate)
     batches = schedule.batches(*labeled, seed, pseudo=pseudo)
     return classifier, train_on_schedule(
@@ -131,13 +124,8 @@ def scratch(
     augment,
     learning_rate=LEARNING_RATE,
     dropout=HEAD_DROPOUT,
-    strong_augmentation=False,
 ):
-    """The encoder's architecture, randomly initialised, trained end to end: the baseline.
-
-    `strong_augmentation` puts `tlkeras.study.consistency.strong_augmentation` in front: the baseline
-    a consistency recipe must beat, so that augmentation alone is not counted as its win.
-    """
+    """The encoder's architecture, randomly initialised, trained end to end: the baseline."""
     return _train_new_network(
         autoencoder,
         labeled,
@@ -148,7 +136,6 @@ def scratch(
         augment=augment,
         learning_rate=learning_rate,
         dropout=dropout,
-        strong_augmentation=strong_augmentation,
     )
 
 
@@ -313,7 +300,8 @@ def consistency(
 
     `start`: `"random"` (the autoencoder's architecture, new weights) or `"autoencoder"` (its
     pretrained encoder); the other options go to `tlkeras.study.consistency.train_consistency`.
-    Compare it with `scratch_strong`, trained with the same strong augmentation.
+    Its ablation `consistency_labels_only` trains the same network on the same batches with the
+    pseudo-labels' loss weighted 0: the unlabeled images removed, nothing else.
     """
     check_choice(start, "start", ("autoencoder", "random"))
     encoder = fresh_copy(autoencoder.get_layer("encoder"), keep_weights=start == "autoencoder")
@@ -340,25 +328,26 @@ register_variant(
 register_variant(
     "reconstruction_only",
     semi_supervised,
-    "`semi_supervised` without self-training: cross-entropy on the labels plus reconstruction only.",
-    pseudo_label_rounds=0,
+    "`semi_supervised` without self-training: the same rounds and steps, the pseudo-labels' loss weighted 0.",
+    pseudo_label_weight=0.0,
 )
 register_variant(
     "self_training_only",
     semi_supervised,
-    "`semi_supervised` without reconstruction: cross-entropy on the labels, then class-balanced self-training.",
+    "`semi_supervised` without reconstruction: the same rounds and steps, the reconstruction loss weighted 0.",
     reconstruction_weight=0.0,
 )
 register_variant(
-    "scratch_strong",
-    scratch,
-    "`scratch` under the strong augmentation of `consistency`: the baseline that counts augmentation as augmentation.",
-    strong_augmentation=True,
+    "consistency_labels_only",
+    consistency,
+    "`consistency` without the unlabeled images: the same network, batches and steps, the pseudo-labels weighted 0.",
+    pseudo_label_weight=0.0,
 )
 
-# Which strategy is which one's ablation, and what it takes out: the study pairs them per seed.
-register_ablation("neighbourhood", "neighbourhood_pixels", "the autoencoder's codes")
-register_ablation("semi_supervised", "reconstruction_only", "self-training")
-register_ablation("semi_supervised", "self_training_only", "the reconstruction loss")
-register_ablation("semi_supervised_from_autoencoder", "semi_supervised", "the pretrained start")
-register_ablation("consistency", "scratch_strong", "the unlabeled images")
+# Which strategy is which one's ablation, what it takes out, and the one thing the pair differs in
+# (tests/test_ablations.py trains both members and checks it).
+register_ablation("neighbourhood", "neighbourhood_pixels", "the autoencoder's codes", differs_in="features")
+register_ablation("semi_supervised", "reconstruction_only", "self-training", differs_in="losses")
+register_ablation("semi_supervised", "self_training_only", "the reconstruction loss", differs_in="losses")
+register_ablation("semi_supervised_from_autoencoder", "semi_supervised", "the pretrained start", differs_in="start")
+register_ablation("consistency", "consistency_labels_only", "the unlabeled images", differs_in="losses")

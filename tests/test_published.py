@@ -1,0 +1,172 @@
+"""Numbers that cannot drift: the results readers see come from results/, and their words from their intervals.
+
+- Every published run in `results/runs.json` has a committed result file that records its command,
+  commit, machine, package versions and date.
+- The text between `<!-- result ... -->` markers in README.md, docs/*.md and the notebooks' markdown
+  is what the result files say (`tlkeras results render` writes it; a hand edit fails here).
+- Outside the markers, every interval a reader sees matches an interval of a result file at the
+  printed rounding, and none of the phrases below stands within a sentence of an inconclusive
+  interval: an inconclusive interval says "unresolved: between X and Y", never that a part adds nothing.
+"""
+
+import glob
+import json
+import os
+import re
+
+import pytest
+
+from tlkeras.study import published
+
+# Backend-independent: make test runs these on its first backend only.
+pytestmark = pytest.mark.any_backend
+
+ROOT = published.ROOT
+# Read as "the part adds nothing" or "the other part did it all": refused near an inconclusive interval.
+OVERREACH = (
+    r"no effect",
+    r"none of",
+    r"\bnot (?:from )?the\b",
+    r"belongs to",
+    r"no difference",
+    r"\bequal(?:ly)?\b",
+    r"adds nothing",
+    r"upper bound",
+)
+# An interval as tlkeras prints one: signed gains ("[-3.1, +3.3]", "[+0.006, +0.028]") or a ratio ("[0.20, 0.51]").
+INTERVAL = re.compile(r"\[([+-]\d+(?:\.\d+)?), ([+-]\d+(?:\.\d+)?)\]|\[(\d\.\d\d), (\d\.\d\d)\]")
+
+
+def prose_files():
+    """`{path: markdown text}`: README.md, docs/*.md and the notebooks' markdown cells."""
+    texts = {}
+    for path in ["README.md", *sorted(glob.glob("docs/*.md", root_dir=ROOT))]:
+        with open(os.path.join(ROOT, path), encoding="utf-8") as f:
+            texts[path] = f.read()
+    for path in sorted(glob.glob("notebooks/[0-9][0-9]_*.ipynb", root_dir=ROOT)):
+        with open(os.path.join(ROOT, path), encoding="utf-8") as f:
+            cells = json.load(f)["cells"]
+        texts[path] = "\n\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    return texts
+
+
+def published_intervals(root=published.RESULTS):
+    """Every interval of every result file, as the strings tlkeras prints it at 1, 2 and 3 decimals."""
+    printed = set()
+    for name in published.index(root):
+        result = published.load(name, root)
+        rows = [
+            *result.get("comparisons", []),
+            *result.get("ablations", []),
+            *result.get("clustering_comparisons", []),
+        ]
+        for row in rows:
+            if row["verdict"] == "too few seeds":
+                continue
+            for scale, digits in ((100, 1), (1, 3), (1, 2)):
+                printed.add((f"{scale * row['low']:+.{digits}f}", f"{scale * row['high']:+.{digits}f}"))
+        generative = published.summarize_generative_rows(result.get("generative", []))
+        if generative:
+            printed.add((f"{generative['low']:.2f}", f"{generative['high']:.2f}"))
+    return printed
+
+
+def outside_markers(text):
+    return published.MARKER.sub(" ", text)
+
+
+def drift(text, intervals):
+    """The intervals in `text`, outside markers, that no result file holds."""
+    found = []
+    for match in INTERVAL.finditer(outside_markers(text)):
+        pair = (match[1], match[2]) if match[1] else (match[3], match[4])
+        if pair not in intervals:
+            found.append(match[0])
+    return found
+
+
+def _inconclusive(sentence):
+    if "inconclusive" in sentence or "unresolved" in sentence:
+        return True
+    for match in INTERVAL.finditer(sentence):
+        if match[1] and float(match[1]) < 0 < float(match[2]):
+            return True
+    return False
+
+
+def overreach(text):
+    """Sentences that read an inconclusive interval as more than it shows: a refused phrase within a sentence of one."""
+    plain = re.sub(r"<!-- /?result[^>]*-->", "", text)
+    sentences = [s for s in re.split(r"(?<=[.;:!?])\s+|\n\s*\n|\n(?=\s*[-|#])", plain) if s.strip()]
+    hits = []
+    for i, sentence in enumerate(sentences):
+        near = sentences[max(0, i - 1) : i + 2]
+        if any(_inconclusive(s) for s in near):
+            for phrase in OVERREACH:
+                if re.search(phrase, sentence, re.I):
+                    hits.append(f"{phrase!r} in: {sentence.strip()[:160]}")
+    return hits
+
+
+def test_every_published_run_has_a_result_file_with_its_provenance():
+    runs = published.index()
+    assert runs, "results/runs.json lists no run"
+    for name, entry in runs.items():
+        result = published.load(name)
+        environment = result["configuration"]["environment"]
+        assert re.fullmatch(r"[0-9a-f]{40}", environment["commit"]), name
+        assert environment["date"] and environment["machine"] and environment["python"], name
+        assert {"keras", "numpy"} <= set(environment["packages"]), name
+        assert result["configuration"]["command"].startswith("tlkeras " + " ".join(entry["argv"])), name
+        assert result["protocol"] and result["runs"], name
+        big = [f for f in os.listdir(os.path.join(published.RESULTS, name)) if f not in published.KEPT]
+        assert not big, f"results/{name} keeps only {published.KEPT}: {big}"
+
+
+@pytest.mark.parametrize("path", sorted(prose_files()))
+def test_the_words_between_markers_are_what_the_results_say(path):
+    text = prose_files()[path]
+    for match in published.MARKER.finditer(text):
+        assert match["text"] == published.quote(match["query"]), (
+            f"{path}: the marker {match['query']!r} says {match['text']!r}; its result file says "
+            f"{published.quote(match['query'])!r}. Run `tlkeras results render {path}`."
+        )
+
+
+@pytest.mark.parametrize("path", sorted(prose_files()))
+def test_every_interval_outside_the_markers_is_a_published_one(path):
+    assert drift(prose_files()[path], published_intervals()) == [], path
+
+
+@pytest.mark.parametrize("path", sorted(prose_files()))
+def test_no_inconclusive_interval_is_read_as_no_share(path):
+    assert overreach(prose_files()[path]) == [], path
+
+
+def test_the_drift_checks_fail_on_hand_edited_numbers_and_on_yesterdays_prose(tmp_path):
+    """The checks above can fail."""
+    intervals = published_intervals()
+    name = next(iter(published.index()))
+    [row] = published.load(name)["comparisons"][:1] or [None]
+    if row is not None:
+        query = f"{name} comparison {row['setting']} {row['labels_per_class']} {row['strategy']}"
+        good = f"<!-- result {query} -->{published.quote(query)}<!-- /result -->"
+        assert published.render(good) == good
+        edited = re.sub(r"\d", lambda m: str((int(m[0]) + 1) % 10), published.quote(query), count=1)
+        assert (
+            published.render(f"<!-- result {query} -->{edited}<!-- /result -->")
+            == good
+            != good.replace(published.quote(query), edited)
+        )
+    # An interval no run printed, outside the markers.
+    assert drift("LP-FT loses, -7.1 [-11.0, -3.3] (made up).", intervals) == ["[-11.0, -3.3]"]
+    # Sentences the README printed before: an inconclusive interval read as "no share".
+    yesterday = (
+        "the recipe on pixels wins nearly as much, and what the codes add, +0.7 [-0.3, +1.7], is inconclusive: "
+        "the win belongs to the neighbourhoods. Its ablations credit the self-training, not the reconstruction "
+        "loss (+0.1 [-3.1, +3.3]). None of this win is the autoencoder's (-2.0 [-6.9, +3.0])."
+    )
+    hits = overreach(yesterday)
+    assert any("belongs to" in h for h in hits) and any("none of" in h for h in hits)
+    assert any("not (?:from )?the" in h for h in hits)
+    assert overreach("It wins, +5.9 [+5.0, +6.9]; the other part adds nothing the seeds show.") == []
