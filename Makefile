@@ -17,10 +17,17 @@ test notebook-tests: export JAX_COMPILATION_CACHE_MAX_SIZE ?= 1073741824
 test notebook-tests: export JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS ?= 0
 NOTEBOOKS := $(wildcard notebooks/[0-9][0-9]_*.ipynb)
 
-.PHONY: setup lint test notebook-tests demo notebooks book exercises clean
+.PHONY: setup lock lint test notebook-tests demo results notebooks book exercises clean
 
 setup:
 	PYTHON=$(PYTHON) VENV=$(VENV) TEST_BACKENDS="$(TEST_BACKENDS)" sh scripts/bootstrap.sh
+
+# requirements.lock: the exact versions (with hashes) make setup installs. After a change to
+# pyproject.toml, `make lock` resolves it again, keeping every pin it can; `make lock LOCK_FLAGS=--upgrade`
+# moves to the newest versions (then rerun the published results: `make results`).
+lock: setup
+	$(BIN)/python -m uv pip compile pyproject.toml --extra test --extra notebooks --generate-hashes \
+	  --python-version 3.11.7 --python-platform x86_64-manylinux_2_28 -o requirements.lock --quiet $(LOCK_FLAGS)
 
 lint: setup
 	$(BIN)/ruff check .
@@ -54,6 +61,10 @@ notebook-tests: setup
 
 demo: setup
 	$(BIN)/python -m tlkeras demo $(DEMO_ARGS)
+
+# Every published run of results/runs.json again, into results/NAME/; prints each verdict that moved.
+results: setup
+	$(BIN)/python -m tlkeras results rerun --all
 
 # Full-mode handouts for teachers: the notebooks executed into build/executed/ (their figures also
 # land in notebooks/outputs/), then the rendered course, static HTML, in build/book/.

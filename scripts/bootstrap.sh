@@ -36,8 +36,11 @@ install() {
     "$VENV/bin/python" -m uv pip install --python "$VENV/bin/python" -q --compile-bytecode $links "$@" ||
     { echo "bootstrap: uv failed, installing with pip"; "$VENV/bin/python" -m pip install -q "$@"; }
 }
-if [ ! -f "$STAMP" ] || [ pyproject.toml -nt "$STAMP" ]; then
-  install -e ".[test,notebooks]"
+# The exact versions of requirements.lock (hashes checked), the ones results/ was measured with
+# (`make lock` updates it from pyproject.toml), then tlkeras itself on top of them.
+if [ ! -f "$STAMP" ] || [ pyproject.toml -nt "$STAMP" ] || [ requirements.lock -nt "$STAMP" ]; then
+  install --require-hashes -r requirements.lock
+  install --no-deps -e .
   touch "$STAMP"
 fi
 # PyTorch, when the tests are to run on it too. 2.13.0 is pinned: on the project's machines its CPU
