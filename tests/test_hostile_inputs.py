@@ -344,16 +344,25 @@ def test_cluster_accuracy_checks_its_arrays_and_counts_noise_as_wrong():
     assert cluster_accuracy([0, 0, 7, 7], [2**40, 2**40, 5, 5]) == 1.0
 
 
-@pytest.mark.parametrize("labels_per_class", [(2**31,), (2**62,), ()])
-def test_a_huge_or_empty_budget_is_refused_without_materialising_its_range(labels_per_class):
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"labels_per_class": (2**31,)},
+        {"labels_per_class": (2**62,)},
+        {"labels_per_class": ()},
+        {"num_seeds": 2**31},
+        {"num_seeds": 10, "seed": 2**32 - 5},
+    ],
+)
+def test_a_huge_or_empty_budget_is_refused_without_materialising_its_range(options):
     import tracemalloc
 
     from tlkeras.study.demo_plan import DemoOptions
 
     tracemalloc.start()
     try:
-        with pytest.raises(ValueError, match="`labels_per_class` must be"):
-            DemoOptions(labels_per_class=labels_per_class)
+        with pytest.raises(ValueError, match=f"`{next(iter(options))}` must be"):
+            DemoOptions(**options)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

@@ -58,8 +58,10 @@ def test_every_pin_has_hashes():
 
 def test_a_disagreement_is_seen():
     """The check can fail: a range the lock's pin falls outside of, and a dependency the lock lacks."""
-    pyproject = _read("pyproject.toml").replace('"keras>=3.5"', '"keras>=99"').replace(
-        '"tqdm>=4.66",', '"tqdm>=4.66",\n  "no-such-package>=1",'
+    pyproject = (
+        _read("pyproject.toml")
+        .replace('"keras>=3.5"', '"keras>=99"')
+        .replace('"tqdm>=4.66",', '"tqdm>=4.66",\n  "no-such-package>=1",')
     )
     found = disagreements(pyproject, _read("requirements.lock"))
     assert any(f.startswith("keras: locked") for f in found) and "no-such-package: not in the lock" in found

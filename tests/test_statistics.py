@@ -93,7 +93,7 @@ def test_an_inconclusive_comparison_gives_its_seeds_needed_as_a_planning_estimat
     assert row["verdict"] == "inconclusive" and row["seeds_needed"] > 3
     table = comparison_table([row])
     assert "| inconclusive | 3 |" in table  # the verdict cell holds the verdict alone
-    assert "Planning estimates, not evidence" in table and f"frozen ~{row['seeds_needed']}" in table
+    assert "Planning estimates, not evidence" in table and f"frozen (1/class) ~{row['seeds_needed']}" in table
     from tlkeras.study.reports import say
 
     assert say(row).startswith(f"{100 * row['gain']:+.1f} points, inconclusive: unresolved between ")

@@ -38,6 +38,9 @@ def _option(default, help, **cli):
     return dataclasses.field(default=default, metadata={"help": help, **cli})
 
 
+MAX_SEEDS = 10_000
+
+
 @dataclasses.dataclass(frozen=True)
 class DemoOptions:
     """Everything the demo can be told; the command line is built from these fields (`tlkeras demo --help`)."""
@@ -91,7 +94,7 @@ class DemoOptions:
         nargs="+",
         choices=list_strategies,  # asked when the parser is built: every registered strategy
     )
-    num_seeds: int = _option(5, "paired runs per cell, seeds seed..seed+N-1", type=int)
+    num_seeds: int = _option(5, f"paired runs per cell, seeds seed..seed+N-1 (at most {MAX_SEEDS:,})", type=int)
     seed: int = _option(0, "first seed; also seeds the pretraining", type=int, minimum=0)
     pretrain_epochs: int = _option(
         PretrainConfig.epochs, "autoencoder epochs (at least; see --pretrain-min-steps)", type=int
@@ -154,6 +157,9 @@ class DemoOptions:
             if getattr(self, name) is not None:
                 check_number(getattr(self, name), name, 1, integer=True)
         check_seed(self.seed)
+        # The seeds are drawn as a range: more than MAX_SEEDS is no study a machine finishes, and the last
+        # seed must still be a seed.
+        check_number(self.num_seeds, "num_seeds", 1, min(MAX_SEEDS, 2**32 - self.seed), integer=True)
         check_choices(self.labels_per_class, "labels_per_class", range(1, 1 << 31))
         check_choices(self.strategies, "strategies", list_strategies())
         check_choices(self.settings, "settings", SETTINGS)

@@ -184,7 +184,9 @@ def quote(query, root=RESULTS, cache=None):
         `NAME seeds`: how many seeds the run paired;
         `NAME table comparisons|ablations|clustering`: a Markdown table;
         `NAME verdicts`: how many verdicts the run prints, and how many `wins` chance alone would give;
-        `NAME command`: the run's command.
+        `NAME command`: the run's command;
+        `NAME environment`: the machine, versions, commit and date it ran with;
+        `NAME accuracies SETTING`: mean ± std test accuracy per strategy and budget, a Markdown table.
     """
     from tlkeras.study import reports
 
@@ -238,6 +240,19 @@ def quote(query, root=RESULTS, cache=None):
         return reports.say_multiplicity(verdicts(result))
     if kind == "command":
         return f"`tlkeras {' '.join(index(root)[name]['argv'])}`"
+    if kind == "environment":
+        env, configuration = result["configuration"]["environment"], result["configuration"]
+        packages = ", ".join(f"{k} {v}" for k, v in env["packages"].items() if k in ("keras", "tensorflow", "jax"))
+        dirty = " with uncommitted changes" if env.get("uncommitted_changes") else ""
+        return (
+            f"{env['machine']}; Python {env['python']}, {packages}, backend {configuration['backend']}; "
+            f"commit {env['commit'][:10]}{dirty}, {env['date'][:10]}"
+        )
+    if kind == "accuracies":
+        (setting,) = args
+        from tlkeras.study.statistics import summarize
+
+        return reports.markdown_table(summarize(result["runs"]), setting)
     raise ValueError(f"Marker {query!r}: unknown kind {kind!r}")
 
 

@@ -101,11 +101,13 @@ def _cells(row, scale, digits):
 
 def _planning(rows):
     """A note under a table: the planning estimates of the inconclusive rows, said as what they are."""
-    plans = [
-        f"{r['strategy'] if 'strategy' in r else r['features']} ~{r['seeds_needed']}"
-        for r in rows
-        if r.get("seeds_needed")
-    ]
+
+    def name(r):
+        if "strategy" in r:
+            return f"{r['strategy']} ({r['labels_per_class']}/class)"
+        return f"{r['features']} {r['method']} {r['metric']}"
+
+    plans = [f"{name(r)} ~{r['seeds_needed']}" for r in rows if r.get("seeds_needed")]
     if not plans:
         return ""
     return (
