@@ -67,11 +67,13 @@ def test_demo_writes_the_map_and_repeats_itself(tmp_path):
     assert "95 % CI" in report and "| in_domain | 3 | frozen |" in report
     assert "Chosen on validation (best mean validation accuracy): in_domain: 3/class `" in report
     # Same seed, cached autoencoder: the same run gives the same accuracy; the folder is replaced whole
-    # (a file the first run's folder held and the second does not write is gone).
-    (folder / "left_over.txt").write_text("from the first run")
+    # (nothing of the first run's class_disjoint setting is left in it).
     second = _demo(tmp_path, "a", "--labels-per-class", "3", "--strategies", "scratch", "--settings", "in_domain")
-    assert not (folder / "left_over.txt").exists() and (folder / "report.md").exists()
-    assert second["comparisons"] == [] and "| in_domain | 3 | frozen |" not in (folder / "report.md").read_text()
+    assert {r["setting"] for r in second["runs"]} == {"in_domain"} and second["comparisons"] == []
+    assert (
+        "class_disjoint" not in (folder / "report.md").read_text()
+        and "class_disjoint" not in (folder / "results.csv").read_text()
+    )
     [original] = [
         r
         for r in runs

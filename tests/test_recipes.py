@@ -77,7 +77,7 @@ def test_the_contributing_guides_strategy_registers_and_trains(images, labels):
     from tlkeras.study.schedule import Schedule
     from tlkeras.study.strategies import list_strategies, train_strategy, unregister_strategy
 
-    [(title, code)] = _blocks(os.path.join("docs", "contributing.md"))
+    [(title, code)] = [b for b in _blocks(os.path.join("docs", "contributing.md")) if "register_strategy" in b[1]]
     exec(compile(code, f"contributing.md: {title}", "exec"), {"__name__": "__contributing__"})
     try:
         assert list_strategies()[-1] == "probe_then_all"
@@ -88,3 +88,20 @@ def test_the_contributing_guides_strategy_registers_and_trains(images, labels):
         assert info == {"steps": 8, "val_accuracy": None}  # two phases of 4 steps, no validation labels spent
     finally:
         unregister_strategy("probe_then_all")
+
+
+def test_the_contributing_guides_clustering_method_registers_and_clusters():
+    import numpy as np
+
+    from tlkeras.study.clustering import CLUSTERING_METHODS, cluster, cluster_accuracy
+
+    [(title, code)] = [
+        b for b in _blocks(os.path.join("docs", "contributing.md")) if "register_clustering_method" in b[1]
+    ]
+    exec(compile(code, f"contributing.md: {title}", "exec"), {"__name__": "__contributing__"})
+    try:
+        rng = np.random.default_rng(0)
+        points = np.concatenate([rng.normal(0, 0.1, (10, 2)), rng.normal(5, 0.1, (10, 2))])
+        assert cluster_accuracy(np.repeat([0, 1], 10), cluster(points, 2, "ward")) == 1.0
+    finally:
+        del CLUSTERING_METHODS["ward"]

@@ -253,4 +253,4 @@ def test_an_ablation_runs_its_base_with_the_part_removed(tiny_pretrained, images
         schedule=QUICK,
         unlabeled_batch_size=8,
     )
-    assert calls[0]["pseudo_label_rounds"] == 0 and calls[0]["unlabeled_batch_size"] == 8
+    assert calls[0]["pseudo_label_weight"] == 0.0 and calls[0]["unlabeled_batch_size"] == 8
