@@ -168,7 +168,9 @@ def rerun(name, root=RESULTS, cache_dir=None):
     return [] if before is None else moved(before, after)
 
 
-MARKER = re.compile(r"<!-- result (?P<query>[^>]*?) -->(?P<text>.*?)<!-- /result -->", re.S)
+# A query starts with a published run's name and a kind in lower case: `<!-- result NAME ... -->` in prose
+# that explains the markers is not one.
+MARKER = re.compile(r"<!-- result (?P<query>[a-z0-9_]+ [a-z]+[^>]*?) -->(?P<text>.*?)<!-- /result -->", re.S)
 
 
 def quote(query, root=RESULTS, cache=None):
