@@ -127,9 +127,9 @@ def test_every_published_run_has_a_result_file_with_its_provenance():
 def test_the_words_between_markers_are_what_the_results_say(path):
     text = prose_files()[path]
     for match in published.MARKER.finditer(text):
-        assert match["text"] == published.quote(match["query"]), (
+        assert match["text"] == published.filled(match["query"]), (
             f"{path}: the marker {match['query']!r} says {match['text']!r}; its result file says "
-            f"{published.quote(match['query'])!r}. Run `tlkeras results render {path}`."
+            f"{published.filled(match['query'])!r}. Run `tlkeras results render {path}`."
         )
 
 

@@ -258,10 +258,17 @@ def quote(query, root=RESULTS, cache=None):
     raise ValueError(f"Marker {query!r}: unknown kind {kind!r}")
 
 
+def filled(query, root=RESULTS, cache=None):
+    """What stands between a marker and its end: `quote`'s words, a table set apart by blank lines
+    (Markdown starts a table only on a line of its own)."""
+    text = quote(query, root, cache)
+    return f"\n\n{text}\n\n" if "\n" in text else text
+
+
 def render(text, root=RESULTS):
     """`text` with the words between every pair of markers made again from the result files."""
     cache = {}
-    return MARKER.sub(lambda m: f"<!-- result {m['query']} -->{quote(m['query'], root, cache)}<!-- /result -->", text)
+    return MARKER.sub(lambda m: f"<!-- result {m['query']} -->{filled(m['query'], root, cache)}<!-- /result -->", text)
 
 
 def render_file(path, root=RESULTS):
