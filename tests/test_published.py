@@ -170,3 +170,41 @@ def test_the_drift_checks_fail_on_hand_edited_numbers_and_on_yesterdays_prose(tm
     assert any("belongs to" in h for h in hits) and any("none of" in h for h in hits)
     assert any("not (?:from )?the" in h for h in hits)
     assert overreach("It wins, +5.9 [+5.0, +6.9]; the other part adds nothing the seeds show.") == []
+
+
+def test_the_results_command_lists_renders_and_refuses_unknown_runs(tmp_path, capsys):
+    from tlkeras.cli import main
+
+    assert main(["results", "list"]) == 0
+    assert all(name in capsys.readouterr().out for name in published.index())
+    assert main(["results", "rerun", "no_such_run"]) == 2
+    assert "`NAME` must be a published run" in capsys.readouterr().err
+    name = next(iter(published.index()))
+    page = tmp_path / "page.md"
+    page.write_text(f"Seeds: <!-- result {name} seeds -->99<!-- /result -->.\n")
+    assert main(["results", "render", str(page)]) == 0
+    assert (
+        page.read_text() == f"Seeds: <!-- result {name} seeds -->{published.quote(f'{name} seeds')}<!-- /result -->.\n"
+    )
+
+
+@pytest.mark.skipif(
+    __import__("keras").backend.backend() != "tensorflow", reason="an end-to-end demo run: TensorFlow only"
+)
+def test_a_rerun_replaces_the_folder_whole_and_reports_no_moved_verdict_on_the_same_machine(tmp_path):
+    argv = ["demo", "--dataset", "digits", "--fast", "--num-seeds", "2", "--max-steps", "4", "--max-test-images", "60"]
+    argv += ["--settings", "in_domain", "--strategies", "scratch", "frozen", "--labels-per-class", "2"]
+    (tmp_path / "runs.json").write_text(json.dumps({"tiny": {"what": "a test's run", "argv": argv}}))
+    cache = str(tmp_path / "cache")
+    assert published.rerun("tiny", root=str(tmp_path), cache_dir=cache) == []  # the first run: nothing to move
+    first = published.load("tiny", root=str(tmp_path))
+    assert sorted(os.listdir(tmp_path / "tiny")) == sorted(published.KEPT)
+    assert first["configuration"]["command"].startswith("tlkeras " + " ".join(argv))
+    assert published.rerun("tiny", root=str(tmp_path), cache_dir=cache) == []  # same seeds, same machine
+    second = published.load("tiny", root=str(tmp_path))
+    assert [r["accuracy"] for r in second["runs"]] == [r["accuracy"] for r in first["runs"]]
+    [row] = second["comparisons"]
+    other = "loses" if row["verdict"] != "loses" else "wins"
+    changed = {**second, "comparisons": [{**row, "verdict": other}]}
+    assert published.moved(second, changed) == [f"in_domain 2 frozen vs scratch: {row['verdict']} -> {other}"]
+    assert [p for p in os.listdir(tmp_path) if p.startswith(".")] == []  # no staging folder left
