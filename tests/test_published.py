@@ -176,7 +176,8 @@ def test_the_results_command_lists_renders_and_refuses_unknown_runs(tmp_path, ca
     from tlkeras.cli import main
 
     assert main(["results", "list"]) == 0
-    assert all(name in capsys.readouterr().out for name in published.index())
+    listed = capsys.readouterr().out
+    assert all(f"{name}: " in listed for name in published.index())
     assert main(["results", "rerun", "no_such_run"]) == 2
     assert "`NAME` must be a published run" in capsys.readouterr().err
     name = next(iter(published.index()))
