@@ -7,7 +7,7 @@ machine, the package versions and the date, and `report.md`), and prints every v
 moved. Prose quotes a result between markers, which `render` fills from the result file with the
 one way tlkeras says a comparison (`tlkeras.study.reports.say`):
 
-    <!-- result map comparison in_domain 1 neighbourhood -->+7.7 points [+4.2, +11.1]: wins<!-- /result -->
+    <!-- result map comparison in_domain 1 neighbourhood -->(the gain, its interval and verdict)<!-- /result -->
 
 `tlkeras results render FILE...` rewrites the text between markers; the test suite fails when the
 text there differs from what the result files say (tests/test_published.py).
