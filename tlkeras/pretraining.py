@@ -16,8 +16,8 @@ import warnings
 import keras
 import numpy as np
 
-from tlkeras import data
-from tlkeras._validation import check_choice, check_images, check_number, check_seed
+from tlkeras import data, objectives
+from tlkeras._validation import check_choice, check_images, check_labels, check_number, check_seed
 from tlkeras.images import streaming
 from tlkeras.models import UPSAMPLING, build_conv_autoencoder
 from tlkeras.saving import load_model, save_model, write_json
@@ -65,6 +65,9 @@ class PretrainConfig:
         learning_rate: Adam's learning rate, > 0.
         max_images: use only the first `max_images` images (fast mode), or all.
         seed: seed of the initialisation and the shuffling.
+        objective: how the encoder is trained, a registered `tlkeras.objectives` name:
+            `"reconstruction"` (the autoencoder), `"denoising"`, `"masked"`, `"contrastive"`
+            or `"supervised"` (needs labels).
     """
 
     dataset: str = "fashion_mnist"
@@ -78,9 +81,11 @@ class PretrainConfig:
     learning_rate: float = 1e-3
     max_images: int | None = None
     seed: int = 0
+    objective: str = "reconstruction"
 
     def __post_init__(self):
         check_choice(self.dataset, "dataset", data.DATASETS)
+        check_choice(self.objective, "objective", tuple(objectives.OBJECTIVES))
         if isinstance(self.filters, str) or not isinstance(self.filters, (tuple, list)) or not self.filters:
             raise ValueError(f"`filters` must be a non-empty tuple of positive integers. Received: {self.filters!r}")
         object.__setattr__(self, "filters", tuple(check_number(f, "filters", 1, integer=True) for f in self.filters))
@@ -113,13 +118,15 @@ class PretrainConfig:
             return self.epochs
         return max(self.epochs, math.ceil(self.min_steps / steps_per_epoch))
 
-    def cache_key(self, images=None, epochs=None):
+    def cache_key(self, images=None, epochs=None, labels=None):
         """A short hash of the configuration, the images' fingerprint, the backend, Keras version and dtype policy.
 
         `images` is an array, a stream with a `fingerprint()` method (`tlkeras.images.streaming`), or `None`
         (`dataset`'s images). `epochs` is the number of passes the training makes (`epochs_for`;
         `None`: `self.epochs`): the key names the training done, so two configurations that
-        train the same share an entry whatever their `min_steps`.
+        train the same share an entry whatever their `min_steps`. `labels`: those a `supervised`
+        objective trains on. The default objective, `reconstruction`, keeps the key it had before
+        objectives existed, so caches filled then stay valid.
         """
         if images is None:
             identity = None
@@ -133,6 +140,10 @@ class PretrainConfig:
         else:
             identity = fingerprint(images)
         training = {k: v for k, v in self.to_dict().items() if k != "min_steps"}
+        if self.objective == "reconstruction":
+            del training["objective"]
+        if labels is not None:
+            training["labels"] = fingerprint(labels)
         identity = {
             **training,
             "epochs": self.epochs if epochs is None else int(epochs),
@@ -203,8 +214,11 @@ def _pretraining_stream(stream, config):
     return streaming.for_fit(stream, "images", autoencoder=True)
 
 
-def pretrain_autoencoder(config=PretrainConfig(), cache_dir=None, images=None, verbose="auto"):
+def pretrain_autoencoder(config=PretrainConfig(), cache_dir=None, images=None, verbose="auto", labels=None):
     """Pretrain a conv autoencoder on unlabeled images, or reload it from the cache.
+
+    `config.objective` says how its encoder is trained (`tlkeras.objectives`): by default it
+    reconstructs the images; the `supervised` objective trains on `labels` instead.
 
     The cache entry (`ae-<key>.keras` and `ae-<key>.json` in `cache_dir`) is
     keyed by the configuration and the fingerprint of the images actually used
@@ -228,14 +242,29 @@ def pretrain_autoencoder(config=PretrainConfig(), cache_dir=None, images=None, v
         images: the unlabeled images, an array or a stream; `None` loads
             `config.dataset`'s training images. Defaults to `None`.
         verbose: passed to `fit`. Defaults to `"auto"`.
+        labels: integer labels of `images`, for the `supervised` objective only (the labels of
+            other classes than a study scores). Defaults to `None`.
 
     Returns:
         A `Pretrained`.
     """
     if not isinstance(config, PretrainConfig):
         raise ValueError(f"`config` must be a PretrainConfig. Received: config={config!r}")
+    objective = objectives.get_objective(config.objective)
+    if (labels is not None) != (objective.targets == "labels"):
+        raise ValueError(
+            f"`labels` are for an objective that trains on labels; objective={config.objective!r} "
+            f"{'needs them' if labels is None else 'trains without them'}. Received: labels="
+            f"{'None' if labels is None else f'an array of {len(labels)}'}"
+        )
     if images is None:
-        (images, _), _ = data.load_dataset(config.dataset)
+        (images, dataset_labels), _ = data.load_dataset(config.dataset)
+        labels = dataset_labels if labels is not None else None
+    if streaming.is_stream(images) and objective.targets != "images":
+        raise ValueError(
+            f"The {config.objective!r} objective trains on arrays of images; a stream serves the objectives "
+            "that reconstruct images. Received: images of type " + type(images).__name__
+        )
     if streaming.is_stream(images):
         train, image_shape = _pretraining_stream(images, config)
         if cache_dir is not False and streaming.stream_fingerprint(images) is None:
@@ -252,17 +281,22 @@ def pretrain_autoencoder(config=PretrainConfig(), cache_dir=None, images=None, v
         images = check_images(images, "images")
         if config.max_images:
             images = images[: config.max_images]
+            labels = None if labels is None else labels[: config.max_images]
+        if labels is not None:
+            labels = check_labels(labels, "labels", length=len(images))
         image_shape = images.shape[1:]
+        targets = {"images": images, "labels": labels, "nothing": np.zeros(len(images), "float32")}
+        targets = targets[objective.targets]
         train = _training_part(len(images), config.batch_size)
-        fit_data = dict(x=images[:train], y=images[:train], batch_size=config.batch_size)
+        fit_data = dict(x=images[:train], y=targets[:train], batch_size=config.batch_size)
         steps_per_epoch = math.ceil(train / config.batch_size)
         if train < len(images):
-            fit_data["validation_data"] = (images[train:], images[train:])
+            fit_data["validation_data"] = (images[train:], targets[train:])
     epochs = config.epochs_for(steps_per_epoch)
     path = meta_path = None
     if cache_dir is not False:
         cache_dir = cache_dir or default_cache_dir()
-        path = os.path.join(cache_dir, f"ae-{config.cache_key(images, epochs)}.keras")
+        path = os.path.join(cache_dir, f"ae-{config.cache_key(images, epochs, labels)}.keras")
         meta_path = path[: -len(".keras")] + ".json"
         if os.path.exists(path) and os.path.exists(meta_path):
             try:
@@ -277,13 +311,13 @@ def pretrain_autoencoder(config=PretrainConfig(), cache_dir=None, images=None, v
         upsampling=config.upsampling,
         noise_stddev=config.noise_stddev,
     )
-    autoencoder.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss="mse")
+    num_classes = None if labels is None else int(labels.max()) + 1
+    model, loss = objective(autoencoder, config, num_classes)
+    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=loss)
     start = time.perf_counter()
     if epochs > config.epochs and verbose == "auto":
         verbose = 2  # one line an epoch: a progress bar per pass of a small dataset is a wall of bars
-    history = fit_or_raise(
-        autoencoder, **fit_data, epochs=epochs, verbose=verbose, hint="lower `learning_rate`"
-    ).history
+    history = fit_or_raise(model, **fit_data, epochs=epochs, verbose=verbose, hint="lower `learning_rate`").history
     seconds = time.perf_counter() - start
     history = {k: [float(v) for v in values] for k, values in history.items()}
     if path is not None:

@@ -12,6 +12,7 @@ default.
 import dataclasses
 import math
 import numbers
+import re
 
 import keras
 import numpy as np
@@ -53,6 +54,10 @@ def leaf_layers(model):
     return out
 
 
+# `extract_encoder(..., output_layer=LAST_BLOCK)`: the last conv block's pooled feature map, under the bottleneck.
+LAST_BLOCK = "last_block"
+
+
 def extract_encoder(autoencoder, copy=True, output_layer=None, encoder_name="encoder"):
     """Take the encoder out of an autoencoder as a model of its own.
 
@@ -64,7 +69,8 @@ def extract_encoder(autoencoder, copy=True, output_layer=None, encoder_name="enc
             if `False`, return the sub-model itself (shared weights). Defaults to `True`.
         output_layer: name of an encoder layer to cut at, e.g.
             `"encoder_block2_pool"` to transfer the conv feature map instead of
-            the bottleneck; `None` keeps the whole encoder. Defaults to `None`.
+            the bottleneck, or `"last_block"`: the last conv block's output
+            (`LAST_BLOCK`); `None` keeps the whole encoder. Defaults to `None`.
         encoder_name: name of the encoder sub-model. Defaults to `"encoder"`.
 
     Returns:
@@ -77,6 +83,15 @@ def extract_encoder(autoencoder, copy=True, output_layer=None, encoder_name="enc
     (None, 4, 4, 16)
     """
     encoder = check_submodel(autoencoder, encoder_name, "autoencoder")
+    if output_layer == LAST_BLOCK:
+        blocks = [layer.name for layer in encoder.layers if re.fullmatch(r"encoder_block\d+_pool", layer.name)]
+        if not blocks:
+            raise ValueError(
+                f"`output_layer={LAST_BLOCK!r}` cuts at the last `encoder_block<i>_pool` layer (tlkeras.models."
+                f"build_encoder), and this encoder has none: name one of its layers. Received: the layers "
+                f"{[layer.name for layer in encoder.layers]}"
+            )
+        output_layer = blocks[-1]
     if output_layer is not None:
         layer_names = [layer.name for layer in encoder.layers]
         if output_layer not in layer_names:

@@ -15,7 +15,7 @@ backend:
   and `unlabeled_ratio` times as many pseudo-labeled ones under **strong augmentation**
   (`strong_augmentation`: shifts, flips, contrast, brightness, erasing).
 
-Its ablation (`tlkeras.study.strategies`: `consistency_labels_only`) trains the same network on
+Its ablation (`consistency_labels_only`, registered below) trains the same network on
 the same batches with the pseudo-labels' loss weighted 0: only the unlabeled images removed.
 """
 
@@ -26,8 +26,9 @@ import numpy as np
 from keras import layers
 
 from tlkeras._validation import check_images, check_labeled, check_labels, check_number, check_seed
+from tlkeras.study.parts import HEAD_DROPOUT, balanced_confident, network_from
+from tlkeras.study.registry import register_ablation, register_strategy, register_variant
 from tlkeras.study.schedule import Schedule, check_schedule
-from tlkeras.study.semi_supervised import balanced_confident
 from tlkeras.training import fit_or_raise
 
 
@@ -219,3 +220,35 @@ def train_consistency(
         hint="lower `learning_rate`",
     )
     return {**schedule.outcome(history), "pseudo_labels": batches.count}
+
+
+@register_strategy(forwards_to=train_consistency)
+def consistency(task, *, start="random", dropout=HEAD_DROPOUT, **options):
+    """FixMatch-style consistency: an EMA teacher's sure, class-balanced labels learned under strong augmentation.
+
+    `start`: `"random"` (the autoencoder's architecture, new weights) or `"autoencoder"` (its
+    pretrained encoder); the other options go to `tlkeras.study.consistency.train_consistency`.
+    Its ablation `consistency_labels_only` trains the same network on the same batches with the
+    pseudo-labels' loss weighted 0: the unlabeled images removed, nothing else.
+    """
+    classifier = network_from(task, start, dropout)
+    outcome = train_consistency(
+        classifier,
+        *task.labeled,
+        task.unlabeled,
+        task.validation_data,
+        schedule=task.schedule,
+        seed=task.seed,
+        **options,
+    )
+    return classifier, outcome
+
+
+# Its ablation: the unlabeled images removed (tests/test_ablations.py checks the pair).
+register_variant(
+    "consistency_labels_only",
+    consistency,
+    "`consistency` without the unlabeled images: the same network, batches and steps, the pseudo-labels weighted 0.",
+    pseudo_label_weight=0.0,
+)
+register_ablation("consistency", "consistency_labels_only", "the unlabeled images", differs_in="losses")

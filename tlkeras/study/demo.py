@@ -35,12 +35,12 @@ from tlkeras.scaling.precision import mixed_precision
 from tlkeras.study.clustering import clustering_study, compare_features
 from tlkeras.study.demo_plan import DemoOptions, plan
 from tlkeras.study.generative import generative_transfer, summarize_generative
-from tlkeras.study.label_efficiency import label_efficiency, protocol
+from tlkeras.study.label_efficiency import arm_name, label_efficiency, protocol
 from tlkeras.study.published import environment
 from tlkeras.study.reports import comparison_table, demo_report, write_results
 from tlkeras.study.schedule import Schedule
 from tlkeras.study.statistics import compare_ablations, compare_with_scratch, summarize
-from tlkeras.study.strategies import list_ablations
+from tlkeras.study.strategies import list_ablations, option_names
 from tlkeras.transfer import extract_encoder, freeze, trainable_report
 
 
@@ -79,22 +79,59 @@ def _move_into_place(staging, target):
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _pretrain(options, images, label):
+def _pretrain(options, images, label, objective="reconstruction", labels=None):
     config = PretrainConfig(
         dataset=options.dataset,
         epochs=options.pretrain_epochs,
         min_steps=options.pretrain_min_steps,
         max_images=options.max_images,
         seed=options.seed,
+        objective=objective,
     )
     count = min(len(images), options.max_images or len(images))
-    _say(f"      pretraining the conv autoencoder on {count} unlabeled images ({label})")
-    pretrained = pretrain_autoencoder(config, cache_dir=options.cache_dir, images=images, verbose="auto")
+    what = "unlabeled images" if labels is None else "labeled images"
+    _say(f"      pretraining the conv encoder ({objective}) on {count} {what} ({label})")
+    pretrained = pretrain_autoencoder(config, cache_dir=options.cache_dir, images=images, verbose="auto", labels=labels)
     _say(
-        f"      {'reused the cached' if pretrained.cached else 'trained a new'} autoencoder "
+        f"      {'reused the cached' if pretrained.cached else 'trained a new'} encoder "
         f"({pretrained.seconds:.0f} s of training){': ' + pretrained.path if pretrained.path else ''}"
     )
     return config, pretrained
+
+
+def _pretrain_each(options, images, labels, label, first):
+    """`{objective: autoencoder}` of `options.pretrainings` (`first`: the reconstruction one, if made already)."""
+    pretrained = {}
+    for objective in options.pretrainings:
+        if objective == "reconstruction" and first is not None:
+            pretrained[objective] = first
+        elif objective == "supervised" and labels is None:
+            _say("      supervised pretraining skipped here: it would train on the labels of the classes scored")
+        else:
+            needs = objective == "supervised"
+            pretrained[objective] = _pretrain(options, images, label, objective, labels if needs else None)[
+                1
+            ].autoencoder
+    return pretrained
+
+
+def label_ablations(strategies, pretrainings, cuts):
+    """The pairs that credit the source labels: each transfer strategy and cut, `supervised` against `reconstruction`.
+
+    Both pretrain the same network on the same images for the same steps; only the labels differ.
+
+    Example:
+    >>> label_ablations(("scratch", "lp_ft"), ("reconstruction", "supervised"), ("bottleneck",))
+    [('lp_ft@supervised', 'lp_ft', 'the source labels')]
+    """
+    if not {"reconstruction", "supervised"} <= set(pretrainings):
+        return []
+    return [
+        (arm_name(s, "supervised", cut), arm_name(s, "reconstruction", cut), "the source labels")
+        for s in strategies
+        if "cut" in option_names(s)
+        for cut in cuts
+    ]
 
 
 def _run(study, out, command):
@@ -140,14 +177,15 @@ def _run(study, out, command):
         f"{list(options.strategies)}, {len(seeds)} paired seeds"
     )
     for setting, (train, test) in study.classification.items():
-        autoencoder = pretrained.autoencoder
         if setting == "class_disjoint":
             source, targets = study.class_split
-            _say(f"      class_disjoint: autoencoder on classes {list(source)}, classifiers on {list(targets)}")
-            x_source, _ = data.split_by_class(x_train, y_train, source)
-            autoencoder = _pretrain(options, x_source, f"classes {list(source)}")[1].autoencoder
+            _say(f"      class_disjoint: encoders on classes {list(source)}, classifiers on {list(targets)}")
+            x_source, y_source = data.split_by_class(x_train, y_train, source)
+            autoencoders = _pretrain_each(options, x_source, y_source, f"classes {list(source)}", None)
+        else:
+            autoencoders = _pretrain_each(options, pool, None, "all classes", pretrained.autoencoder)
         runs += label_efficiency(
-            autoencoder,
+            autoencoders,
             train,
             test,
             labels_per_class=options.labels_per_class,
@@ -157,6 +195,7 @@ def _run(study, out, command):
             validation_size=min(options.validation_size, len(train[1]) // 4),
             extra_unlabeled=extra if setting == "in_domain" else None,
             setting=setting,
+            cuts=options.cuts,
         )
     clustering = []
     if "clustering" in options.settings:
@@ -183,7 +222,9 @@ def _run(study, out, command):
     _say(f"[5/5] Writing the report to {options.output}/")
     summary = summarize(runs)
     rows = compare_with_scratch(runs)
-    ablation_rows = compare_ablations(runs, list_ablations())
+    ablation_rows = compare_ablations(
+        runs, [*list_ablations(), *label_ablations(options.strategies, options.pretrainings, options.cuts)]
+    )
     generative_row = summarize_generative(generative) if generative else None
     clustering_rows = compare_features(clustering) if clustering else []
     configuration = {

@@ -14,11 +14,12 @@ import numpy as np
 from tlkeras import data as datasets
 from tlkeras._validation import check_choices, check_number, check_seed, fast_mode
 from tlkeras.images.folders import COLOR_MODES, load_folder_dataset
+from tlkeras.objectives import OBJECTIVES
 from tlkeras.pretraining import PretrainConfig
 from tlkeras.scaling.precision import POLICIES
 from tlkeras.study.generative import GENERATIVE_STEPS
 from tlkeras.study.label_efficiency import CLASSIFICATION_SETTINGS, FIXED_SCHEDULE
-from tlkeras.study.strategies import list_strategies
+from tlkeras.study.strategies import CUT, CUTS, list_strategies
 
 # The settings of the map: the classification ones, then the source article's two other tasks.
 SETTINGS = (*CLASSIFICATION_SETTINGS, "clustering", "generative")
@@ -94,6 +95,19 @@ class DemoOptions:
         nargs="+",
         choices=list_strategies,  # asked when the parser is built: every registered strategy
     )
+    pretrainings: tuple = _option(
+        ("reconstruction",),
+        "how the encoder is pretrained (tlkeras.objectives), each a row of every transfer strategy; "
+        "'supervised' trains on the source classes' labels, so it runs in class_disjoint only",
+        nargs="+",
+        choices=tuple(OBJECTIVES),
+    )
+    cuts: tuple = _option(
+        (CUT,),
+        "where the transfer strategies (frozen, fine_tuned, lp_ft) cut the encoder, each a row of its own",
+        nargs="+",
+        choices=tuple(CUTS),
+    )
     num_seeds: int = _option(5, f"paired runs per cell, seeds seed..seed+N-1 (at most {MAX_SEEDS:,})", type=int)
     seed: int = _option(0, "first seed; also seeds the pretraining", type=int, minimum=0)
     pretrain_epochs: int = _option(
@@ -134,7 +148,15 @@ class DemoOptions:
     fast: bool | None = _option(None, "a small, quick run for CI (default: TLKERAS_FAST, 1 or 0)")
 
     def __post_init__(self):
-        for name in ("labels_per_class", "strategies", "settings", "source_classes", "target_classes"):
+        for name in (
+            "labels_per_class",
+            "strategies",
+            "settings",
+            "source_classes",
+            "target_classes",
+            "pretrainings",
+            "cuts",
+        ):
             value = getattr(self, name)
             if isinstance(value, list):
                 object.__setattr__(self, name, tuple(value))
@@ -163,6 +185,13 @@ class DemoOptions:
         check_choices(self.labels_per_class, "labels_per_class", range(1, 1 << 31))
         check_choices(self.strategies, "strategies", list_strategies())
         check_choices(self.settings, "settings", SETTINGS)
+        check_choices(self.pretrainings, "pretrainings", tuple(OBJECTIVES))
+        check_choices(self.cuts, "cuts", tuple(CUTS))
+        if "reconstruction" not in self.pretrainings:
+            raise ValueError(
+                "`pretrainings` must include 'reconstruction', the autoencoder every other part of the map uses. "
+                f"Received: pretrainings={self.pretrainings}"
+            )
         if "scratch" not in self.strategies:
             raise ValueError(
                 f"`strategies` must include 'scratch', the baseline. Received: strategies={self.strategies}"

@@ -32,15 +32,49 @@ from tlkeras._validation import (
 )
 from tlkeras.images import streaming
 from tlkeras.study.schedule import Schedule, check_schedule
-from tlkeras.study.strategies import DEFAULT_AUGMENT, check_options, get_strategy, train_strategy
+from tlkeras.study.strategies import (
+    CUT,
+    CUTS,
+    DEFAULT_AUGMENT,
+    Task,
+    check_options,
+    describe,
+    get_strategy,
+    option_names,
+    train_strategy,
+)
 from tlkeras.training import accuracy_of
 
 # The classification settings of the map; `tlkeras.study.demo_plan.SETTINGS` adds the other tasks.
 CLASSIFICATION_SETTINGS = ("in_domain", "class_disjoint", "cross_domain")
-# The schedule of the default protocol, fixed before the runs it is used in: 500 steps per phase
-# (batch 32), the middle of the lengths early stopping chose with 1,000 validation labels in the
-# earlier protocol (250-950 steps at 1 label per class, 400-600 at 10; docs/benchmarks.md).
-FIXED_SCHEDULE = Schedule(max_steps=500)
+# The schedule of the default protocol, fixed before the runs it is used in (`Schedule`'s defaults).
+FIXED_SCHEDULE = Schedule()
+
+
+DEFAULT_PRETRAINING = "reconstruction"
+
+
+def arm_name(strategy, pretraining=DEFAULT_PRETRAINING, cut=None):
+    """The name a run's row goes by: the strategy, then `@pretraining` and `/cut` where they are not the defaults.
+
+    Example:
+    >>> arm_name("lp_ft"), arm_name("lp_ft", "supervised", "block"), arm_name("scratch", cut=None)
+    ('lp_ft', 'lp_ft@supervised/block', 'scratch')
+    """
+    name = strategy if pretraining == DEFAULT_PRETRAINING else f"{strategy}@{pretraining}"
+    return name if cut in (None, CUT) else f"{name}/{cut}"
+
+
+def describe_arm(name):
+    """What a row does: its strategy's description, and its pretraining and cut where they are not the defaults."""
+    rest, _, cut = name.partition("/")
+    strategy, _, pretraining = rest.partition("@")
+    said = describe(strategy)
+    if pretraining:
+        said += f" Encoder pretrained by `{pretraining}` (tlkeras.objectives), not reconstruction."
+    if cut:
+        said += f" Cut at `{cut}` ({CUTS[cut][0]}, {CUTS[cut][1]}), not the {CUT}."
+    return said
 
 
 def protocol(validation_size, schedule):
@@ -74,6 +108,7 @@ def label_efficiency(
     setting="in_domain",
     progress=True,
     extra_unlabeled=None,
+    cuts=None,
 ):
     """Test accuracy of each strategy for each label budget and seed, no labels spent beyond the budget by default.
 
@@ -84,7 +119,9 @@ def label_efficiency(
     training length is chosen on it (a label-rich protocol: see the module's docstring).
 
     Args:
-        autoencoder: the pretrained autoencoder.
+        autoencoder: the pretrained autoencoder, or `{objective name: autoencoder}`, the same
+            architecture pretrained in several ways (`tlkeras.objectives`): each strategy that
+            transfers the encoder (those with a `cut` option) runs on each, the others on the first.
         train: `(x_train, y_train)`; labeled images are drawn from it.
         test: `(x_test, y_test)`, evaluated once per run, never used to choose.
         labels_per_class: the label budgets. Defaults to `(1, 10)`.
@@ -108,12 +145,19 @@ def label_efficiency(
         progress: show a tqdm progress bar. Defaults to `True`.
         extra_unlabeled: more unlabeled images, added to the pool (say, a folder's
             `unlabeled/`), an array or a stream (read as `unlabeled` is). Defaults to `None`.
+        cuts: where the strategies with a `cut` option cut the encoder, each of `CUTS` a run of
+            its own; `None` keeps each strategy's option (default `CUT`). Defaults to `None`.
 
     Returns:
-        A list of run records `{"setting", "strategy", "labels_per_class", "seed",
-        "accuracy", "val_accuracy", "steps", "seconds", "validation_labels"}`, accuracies
-        as fractions; `val_accuracy` is `None` when no validation labels were used.
+        A list of run records `{"setting", "strategy", "pretraining", "cut", "labels_per_class",
+        "seed", "accuracy", "val_accuracy", "steps", "seconds", "validation_labels"}`, accuracies
+        as fractions; `strategy` is the row's `arm_name`; `cut` is `None` for a strategy without
+        one; `val_accuracy` is `None` when no validation labels were used.
     """
+    pretrained = autoencoder if isinstance(autoencoder, dict) else {DEFAULT_PRETRAINING: autoencoder}
+    if not pretrained:
+        raise ValueError("`autoencoder` must be a model or a non-empty {objective: model} dict. Received: {}")
+    autoencoder = next(iter(pretrained.values()))
     x_train, y_train = check_pair(train, "train")
     x_test, y_test = check_pair(test, "test")
     x_train = check_images(x_train, "train[0]", expected_shape=autoencoder.input_shape[1:])
@@ -136,6 +180,21 @@ def label_efficiency(
             f"Received: strategy_options={strategy_options!r}"
         )
     strategy_options = {name: check_options(name, options) for name, options in strategy_options.items()}
+    if cuts is not None:
+        if isinstance(cuts, str) or not cuts or len(set(cuts)) != len(cuts):
+            raise ValueError(f"`cuts` must be a non-empty tuple of distinct cuts of {tuple(CUTS)}. Received: {cuts!r}")
+        for cut in cuts:
+            check_choice(cut, "cuts", tuple(CUTS))
+    arms = []  # (row name, strategy, pretraining, its options)
+    for name in strategies:
+        if "cut" not in option_names(name):
+            arms.append((name, name, next(iter(pretrained)), strategy_options.get(name, {})))
+            continue
+        for objective in pretrained:
+            for cut in cuts or (strategy_options.get(name, {}).get("cut", CUT),):
+                arms.append(
+                    (arm_name(name, objective, cut), name, objective, {**strategy_options.get(name, {}), "cut": cut})
+                )
     check_schedule(schedule)
     max_unlabeled = check_number(max_unlabeled, "max_unlabeled", 1, integer=True)
     seeds = check_seeds(seeds)
@@ -161,31 +220,25 @@ def label_efficiency(
     if extra_unlabeled is not None:
         unlabeled = np.concatenate([unlabeled, pool(extra_unlabeled, "extra_unlabeled")])
     unlabeled = unlabeled[np.random.default_rng(0).permutation(len(unlabeled))]
-    jobs = [(n, seed, s) for n in budgets for seed in seeds for s in strategies]
+    jobs = [(n, seed, arm) for n in budgets for seed in seeds for arm in arms]
     from tqdm.auto import tqdm
 
     runs = []
-    for n, seed, strategy in tqdm(jobs, desc=f"label-efficiency study ({setting})", disable=not progress):
+    for n, seed, (arm, strategy, objective, options) in tqdm(
+        jobs, desc=f"label-efficiency study ({setting})", disable=not progress
+    ):
         labeled = data.sample_per_class(x_pool, y_pool, n, seed=seed)
+        task = Task(pretrained[objective], labeled, unlabeled, validation_data, num_classes, seed, schedule, augment)
         keras.utils.set_random_seed(seed)
         start = time.perf_counter()
-        model, info = train_strategy(
-            strategy,
-            autoencoder,
-            labeled,
-            unlabeled,
-            validation_data,
-            num_classes,
-            seed=seed,
-            schedule=schedule,
-            augment=augment,
-            **strategy_options.get(strategy, {}),
-        )
+        model, info = train_strategy(strategy, task, **options)
         accuracy = accuracy_of(model, x_test, y_test)
         runs.append(
             {
                 "setting": setting,
-                "strategy": strategy,
+                "strategy": arm,
+                "pretraining": objective,
+                "cut": options.get("cut"),
                 "labels_per_class": int(n),
                 "seed": int(seed),
                 "accuracy": float(accuracy),

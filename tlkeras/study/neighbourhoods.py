@@ -5,14 +5,15 @@ unlabeled images show where the classes lie: embedded with UMAP (of the autoenco
 codes, or of the pixels for the ablation), images of a class gather in one region, and a
 linear classifier on the few labeled points in that embedding labels their neighbours.
 `neighbourhood_pseudo_labels` returns the pool images it is surest of, the same number per
-class; the `neighbourhood` strategy (`tlkeras.study.strategies`) trains a CNN on them.
+class; the `neighbourhood` strategy (below) trains a CNN on them.
 """
 
 import numpy as np
 
 from tlkeras._validation import check_choice, check_number
 from tlkeras.study.clustering import FEATURES, embed
-from tlkeras.study.semi_supervised import balanced_confident
+from tlkeras.study.parts import HEAD_DROPOUT, LEARNING_RATE, balanced_confident, train_new_network
+from tlkeras.study.registry import register_ablation, register_strategy, register_variant
 
 
 def neighbourhood_pseudo_labels(
@@ -47,3 +48,46 @@ def neighbourhood_pseudo_labels(
     probabilities[:, regression.classes_] = regression.predict_proba(vectors[len(x) :])
     picked, pseudo = balanced_confident(probabilities, max(1, int(share * len(pool) / num_classes)))
     return pool[picked], pseudo.astype(y.dtype)
+
+
+@register_strategy
+def neighbourhood(
+    task,
+    *,
+    features="autoencoder+umap",
+    pool_images=10000,
+    pseudo_label_share=0.5,
+    learning_rate=LEARNING_RATE,
+    dropout=HEAD_DROPOUT,
+):
+    """Labels spread through the autoencoder's neighbourhoods (UMAP of its codes), then a CNN on the surest ones.
+
+    The labeled and `pool_images` unlabeled images are embedded together (`features`, as in
+    `tlkeras.study.clustering.embed`: `"autoencoder+umap"`, or `"pixels+umap"` for the ablation
+    without the autoencoder); a logistic regression on the labeled points labels the pool;
+    the surest `pseudo_label_share` of the pool, the same number per class, is added to the
+    labeled images (half of each batch from each), and the encoder's architecture with new
+    weights (as `scratch`) trains on them.
+    """
+    pseudo = neighbourhood_pseudo_labels(
+        task.autoencoder,
+        task.labeled,
+        task.unlabeled,
+        task.num_classes,
+        features,
+        pool_images,
+        pseudo_label_share,
+        task.seed,
+    )
+    classifier, outcome = train_new_network(task, learning_rate=learning_rate, dropout=dropout, pseudo=pseudo)
+    return classifier, {**outcome, "pseudo_labels": int(len(pseudo[1]))}
+
+
+# Its ablation: the autoencoder's codes removed (UMAP of the pixels instead).
+register_variant(
+    "neighbourhood_pixels",
+    neighbourhood,
+    "`neighbourhood` without the autoencoder (UMAP of PCA of the pixels): what the codes add is the difference.",
+    features="pixels+umap",
+)
+register_ablation("neighbourhood", "neighbourhood_pixels", "the autoencoder's codes", differs_in="features")

@@ -4,13 +4,76 @@
 this module holds only the machinery, so that it reads apart from the recipes.
 """
 
+import dataclasses
 import inspect
 
-from tlkeras._validation import check_choice, check_images, check_labeled, check_number, check_seed
+import keras
+import numpy as np
+
+from tlkeras._validation import check_choice, check_images, check_labeled, check_model, check_number, check_seed
+from tlkeras.models import AUGMENTATIONS
 from tlkeras.study.schedule import Schedule, check_schedule
 
 # The augmentation every strategy of a study gets, unless the study says otherwise (no flips for digits).
 DEFAULT_AUGMENT = ("translate", "flip")
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+    """What every strategy is given, checked once when it is made: a recipe reads `recipe(task, *, its options)`.
+
+    Attributes:
+        autoencoder: the pretrained autoencoder (`encoder` and `decoder` sub-models, however its
+            encoder was pretrained: `tlkeras.objectives`); no strategy changes it.
+        labeled: `(x, y)`, the few labeled images.
+        unlabeled: images without labels (feature statistics; a semi-supervised strategy's pool).
+        validation_data: `(x_val, y_val)`, labeled images apart from training and test, to choose
+            the length on; `None` for a fixed schedule of `schedule.max_steps` (no label beyond `labeled`).
+        num_classes: number of classes, >= 2.
+        seed: seed of the batches. Defaults to `0`.
+        schedule: the `Schedule` every strategy of a study trains on. Defaults to `Schedule()`.
+        augment: the augmentation layers of every classifier (`tlkeras.models.AUGMENTATIONS`).
+            Defaults to `DEFAULT_AUGMENT`.
+
+    Example:
+    >>> from tlkeras.models import build_conv_autoencoder
+    >>> x = np.zeros((4, 8, 8, 1), "float32")
+    >>> task = Task(build_conv_autoencoder((8, 8, 1), filters=(4,), latent_dim=2), (x, [0, 1, 0, 1]), x, None, 2)
+    >>> task.labeled[1].dtype.kind, task.schedule.max_steps
+    ('i', 500)
+    """
+
+    autoencoder: keras.Model
+    labeled: tuple
+    unlabeled: np.ndarray
+    validation_data: tuple | None
+    num_classes: int
+    seed: int = 0
+    schedule: Schedule = Schedule()
+    augment: tuple = DEFAULT_AUGMENT
+
+    def __post_init__(self):
+        check_model(self.autoencoder, "autoencoder")
+        shape = self.autoencoder.input_shape[1:]
+        num_classes = check_number(self.num_classes, "num_classes", 2, integer=True)
+        checked = {
+            "num_classes": num_classes,
+            "labeled": check_labeled(self.labeled, "labeled", shape, num_classes),
+            "unlabeled": check_images(self.unlabeled, "unlabeled", expected_shape=shape),
+            "seed": check_seed(self.seed),
+        }
+        if self.validation_data is not None:
+            checked["validation_data"] = check_labeled(self.validation_data, "validation_data", shape, num_classes)
+        check_schedule(self.schedule)
+        if isinstance(self.augment, str) or not all(a in AUGMENTATIONS for a in self.augment):
+            raise ValueError(
+                f"`augment` must be a tuple drawn from {AUGMENTATIONS}. Received: augment={self.augment!r}"
+            )
+        checked["augment"] = tuple(self.augment)
+        for name, value in checked.items():
+            object.__setattr__(self, name, value)
+
+
 _REGISTRY = {}
 _ABLATIONS = {}  # (strategy, its ablation) -> the part the ablation removes
 _DIFFERENCES = {}  # (strategy, its ablation) -> the one thing the pair differs in
@@ -26,7 +89,7 @@ def register_strategy(function=None, *, name=None, forwards_to=None):
 
     Example:
     >>> @register_strategy(name="doc_example")
-    ... def doc_example(autoencoder, labeled, unlabeled, validation_data, num_classes, *, seed, schedule, augment):
+    ... def doc_example(task, *, learning_rate=1e-3):
     ...     '''An example: never used.'''
     >>> "doc_example" in list_strategies()
     True
@@ -110,8 +173,8 @@ def list_ablations():
 
 
 def list_strategies():
-    """The registered strategies' names, in the order they were registered (`scratch` first)."""
-    return tuple(_REGISTRY)
+    """The registered strategies' names: the baseline, `scratch`, first, then in the order they were registered."""
+    return tuple(sorted(_REGISTRY, key=lambda name: name != "scratch"))
 
 
 def get_strategy(name):
@@ -130,18 +193,7 @@ def check_options(name, options):
         return {}
     if not isinstance(options, dict):
         raise ValueError(f"The options of strategy {name!r} must be a dict. Received: {options!r}")
-    function = get_strategy(name)
-    shared = {"autoencoder", "labeled", "unlabeled", "validation_data", "num_classes", "seed", "schedule", "augment"}
-    own, fixed, target = set(), set(), function
-    while target is not None:  # the strategy, then each function its options are forwarded to
-        own |= {
-            p.name
-            for p in inspect.signature(target).parameters.values()
-            if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
-        }
-        fixed |= set(getattr(target, "fixed", {}))
-        target = getattr(target, "forwards_to", None)
-    own -= shared | fixed
+    own = option_names(name)
     unknown = sorted(set(options) - own)
     if unknown:
         raise ValueError(
@@ -151,12 +203,25 @@ def check_options(name, options):
     return dict(options)
 
 
+def option_names(name):
+    """The names of strategy `name`'s own options (its keywords, and those of the function it forwards to)."""
+    own, fixed, target = set(), set(), get_strategy(name)
+    while target is not None:  # the strategy, then each function its options are forwarded to
+        own |= {
+            p.name
+            for p in inspect.signature(target).parameters.values()
+            if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+        }
+        fixed |= set(getattr(target, "fixed", {}))
+        target = getattr(target, "forwards_to", None)
+    return own - {"task"} - fixed
+
+
 def register_variant(name, base, doc, **fixed):
     """Register strategy `base` with some of its options fixed, as strategy `name` (an ablation, say).
 
     Example:
-    >>> def base(autoencoder, labeled, unlabeled, validation_data, num_classes, *, seed, schedule, augment,
-    ...          learning_rate=1e-3, dropout=0.3):
+    >>> def base(task, *, learning_rate=1e-3, dropout=0.3):
     ...     "A base recipe."
     >>> _ = register_variant("doc_variant", base, "Base without dropout.", dropout=0.0)
     >>> describe("doc_variant"), check_options("doc_variant", {"learning_rate": 1e-4})
@@ -164,18 +229,8 @@ def register_variant(name, base, doc, **fixed):
     >>> unregister_strategy("doc_variant")
     """
 
-    def variant(autoencoder, labeled, unlabeled, validation_data, num_classes, *, seed, schedule, augment, **options):
-        return base(
-            autoencoder,
-            labeled,
-            unlabeled,
-            validation_data,
-            num_classes,
-            seed=seed,
-            schedule=schedule,
-            augment=augment,
-            **{**options, **fixed},
-        )
+    def variant(task, **options):
+        return base(task, **{**options, **fixed})
 
     variant.__name__ = variant.__qualname__ = name
     variant.__doc__ = doc
@@ -183,31 +238,13 @@ def register_variant(name, base, doc, **fixed):
     return register_strategy(variant, name=name, forwards_to=base)
 
 
-def train_strategy(
-    name,
-    autoencoder,
-    labeled,
-    unlabeled,
-    validation_data,
-    num_classes,
-    seed=0,
-    schedule=Schedule(),
-    augment=DEFAULT_AUGMENT,
-    **options,
-):
-    """Build and train the classifier of strategy `name` (see `list_strategies()`); the arguments checked first.
+def train_strategy(name, task, **options):
+    """Build and train the classifier of strategy `name` (see `list_strategies()`) on `task`, its options checked first.
 
     Args:
         name: a registered strategy.
-        autoencoder: the pretrained autoencoder (`encoder` and `decoder` sub-models); never changed.
-        labeled: `(x, y)`, the few labeled images.
-        unlabeled: unlabeled images (feature statistics; a semi-supervised strategy's pool).
-        validation_data: `(x_val, y_val)`, labeled images apart from training and test, to
-            choose the length on; `None` for a fixed schedule of `schedule.max_steps`.
-        num_classes: number of classes.
-        seed: seed of the batches. Defaults to `0`.
-        schedule: a `Schedule`. Defaults to `Schedule()`.
-        augment: augmentation layers of the classifier. Defaults to `DEFAULT_AUGMENT`.
+        task: a `Task`: the autoencoder, labeled and unlabeled images, validation data, classes,
+            seed, schedule and augmentation.
         **options: the strategy's own options (`check_options`).
 
     Returns:
@@ -215,22 +252,6 @@ def train_strategy(
     """
     function = get_strategy(name)
     options = check_options(name, options)
-    shape = autoencoder.input_shape[1:]
-    num_classes = check_number(num_classes, "num_classes", 2, integer=True)
-    labeled = check_labeled(labeled, "labeled", shape, num_classes)
-    unlabeled = check_images(unlabeled, "unlabeled", expected_shape=shape)
-    if validation_data is not None:
-        validation_data = check_labeled(validation_data, "validation_data", shape, num_classes)
-    check_schedule(schedule)
-    seed = check_seed(seed)
-    return function(
-        autoencoder,
-        labeled,
-        unlabeled,
-        validation_data,
-        num_classes,
-        seed=seed,
-        schedule=schedule,
-        augment=tuple(augment),
-        **options,
-    )
+    if not isinstance(task, Task):
+        raise ValueError(f"`task` must be a tlkeras.study.strategies.Task. Received: {type(task).__name__}")
+    return function(task, **options)

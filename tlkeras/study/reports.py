@@ -4,7 +4,7 @@ import os
 
 from tlkeras.pretraining import POOR_RECONSTRUCTION
 from tlkeras.saving import write_json, write_text
-from tlkeras.study.strategies import describe
+from tlkeras.study.label_efficiency import describe_arm
 
 
 def markdown_table(summary, setting=None):
@@ -141,7 +141,7 @@ def comparison_table(rows, unit="points", scale=100.0):
 
 def strategy_glossary(strategies):
     """A Markdown list saying what each strategy does, from its registered docstring."""
-    return "\n".join(f"- `{name}`: {describe(name)}" for name in strategies)
+    return "\n".join(f"- `{name}`: {describe_arm(name)}" for name in strategies)
 
 
 CSV_COLUMNS = (

@@ -25,7 +25,9 @@ class Schedule:
 
     Attributes:
         max_steps: the most gradient steps (per phase of a two-phase recipe), rounded up to
-            whole chunks of `eval_every`. Defaults to `1000`.
+            whole chunks of `eval_every`. Defaults to `500`: the study's fixed schedule, the middle
+            of the lengths early stopping chose with 1,000 validation labels (250-950 steps at 1
+            label per class, 400-600 at 10; docs/benchmarks.md).
         eval_every: steps per chunk (a Keras epoch), between validation checks. Defaults to `50`.
         patience: checks without improvement before stopping early. Defaults to `6`.
         batch_size: labeled images per step. Defaults to `32`.
@@ -35,7 +37,7 @@ class Schedule:
     3
     """
 
-    max_steps: int = 1000
+    max_steps: int = 500
     eval_every: int = 50
     patience: int = 6
     batch_size: int = 32

@@ -42,7 +42,10 @@ from tlkeras._validation import (
     check_seed,
     check_submodel,
 )
+from tlkeras.study.parts import HEAD_DROPOUT, balanced_confident, network_from
+from tlkeras.study.registry import register_ablation, register_strategy, register_variant
 from tlkeras.study.schedule import Schedule, check_schedule, train_on_schedule
+from tlkeras.transfer import fresh_copy
 
 
 def build_semi_supervised_model(
@@ -103,26 +106,6 @@ def build_semi_supervised_model(
         inputs["pseudo"] = keras.Input(shape=shape, name="pseudo")
         outputs["pseudo_labels"] = layers.Identity(name="pseudo_labels")(classifier(inputs["pseudo"]))
     return keras.Model(inputs, outputs, name="semi_supervised")
-
-
-def balanced_confident(probabilities, per_class):
-    """Indices of the `per_class` rows surest of each class they predict, and those classes.
-
-    Taking the same number per class keeps an early bias towards easy classes
-    from growing into a flood of one class (class-balanced self-training).
-
-    Example:
-    >>> picked, labels = balanced_confident(np.array([[0.9, 0.1], [0.6, 0.4], [0.2, 0.8]]), 1)
-    >>> picked.tolist(), labels.tolist()
-    ([0, 2], [0, 1])
-    """
-    predicted, confidence = probabilities.argmax(axis=-1), probabilities.max(axis=-1)
-    picked = []
-    for c in range(probabilities.shape[-1]):
-        members = np.flatnonzero(predicted == c)
-        picked.append(members[np.argsort(-confidence[members], kind="stable")[:per_class]])
-    picked = np.concatenate(picked)
-    return picked, predicted[picked]
 
 
 def select_pseudo_labels(classifier, x_unlabeled, per_class, batch_size=512):
@@ -243,3 +226,51 @@ def train_semi_supervised(
         )
         total_steps += outcome["steps"]
     return {"steps": total_steps, "val_accuracy": outcome["val_accuracy"]}
+
+
+@register_strategy(forwards_to=train_semi_supervised)
+def semi_supervised(task, *, start="random", dropout=HEAD_DROPOUT, **options):
+    """Cross-entropy on the labels while the network keeps reconstructing the unlabeled images, then self-training.
+
+    `start` is `"random"` (the autoencoder's architecture, new weights) or `"autoencoder"`
+    (its pretrained encoder and decoder); the other options go to
+    `tlkeras.study.semi_supervised.train_semi_supervised`, whose defaults they keep.
+    """
+    classifier = network_from(task, start, dropout)
+    decoder = fresh_copy(task.autoencoder.get_layer("decoder"), keep_weights=start == "autoencoder")
+    outcome = train_semi_supervised(
+        classifier,
+        decoder,
+        *task.labeled,
+        task.unlabeled,
+        task.validation_data,
+        schedule=task.schedule,
+        seed=task.seed,
+        **options,
+    )
+    return classifier, outcome
+
+
+# Its ablations: each with one part removed, under a name of its own (tests/test_ablations.py checks each pair).
+register_variant(
+    "semi_supervised_from_autoencoder",
+    semi_supervised,
+    "`semi_supervised` started from the pretrained encoder and decoder instead of new weights.",
+    start="autoencoder",
+)
+register_variant(
+    "reconstruction_only",
+    semi_supervised,
+    "`semi_supervised` without self-training: the same rounds and steps, the pseudo-labels' loss weighted 0.",
+    pseudo_label_weight=0.0,
+)
+register_variant(
+    "self_training_only",
+    semi_supervised,
+    "`semi_supervised` without reconstruction: the same rounds and steps, the reconstruction loss weighted 0.",
+    reconstruction_weight=0.0,
+)
+
+register_ablation("semi_supervised", "reconstruction_only", "self-training", differs_in="losses")
+register_ablation("semi_supervised", "self_training_only", "the reconstruction loss", differs_in="losses")
+register_ablation("semi_supervised_from_autoencoder", "semi_supervised", "the pretrained start", differs_in="start")
