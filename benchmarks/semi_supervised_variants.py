@@ -22,7 +22,7 @@ from tlkeras import data
 from tlkeras.data import validation_split
 from tlkeras.pretraining import PretrainConfig, pretrain_autoencoder
 from tlkeras.study.schedule import Schedule
-from tlkeras.study.strategies import train_strategy
+from tlkeras.study.strategies import Task, train_strategy
 from tlkeras.training import accuracy_of
 
 VARIANTS = {
@@ -58,13 +58,15 @@ def main():
                 start = time.perf_counter()
                 model, info = train_strategy(
                     strategy,
-                    autoencoder,
-                    labeled,
-                    unlabeled,
-                    validation,
-                    10,
-                    seed=seed,
-                    schedule=Schedule(max_steps=args.max_steps),
+                    Task(
+                        autoencoder,
+                        labeled,
+                        unlabeled,
+                        validation,
+                        10,
+                        seed=seed,
+                        schedule=Schedule(max_steps=args.max_steps),
+                    ),
                     **overrides,
                 )
                 record = {"variant": name, "labels_per_class": n, "seed": seed, **info}

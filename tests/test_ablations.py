@@ -13,6 +13,7 @@ import pytest
 from tlkeras.study import strategies
 from tlkeras.study.registry import ABLATION_DIFFERENCES
 from tlkeras.study.schedule import Schedule
+from tlkeras.study.strategies import Task
 
 TINY = Schedule(max_steps=2, eval_every=1, batch_size=4)
 MEASURED = ("losses", "start", "steps", "augmentation")
@@ -90,13 +91,7 @@ def _card(name, autoencoder, images, labels, monkeypatch):
         keras.utils.set_random_seed(0)
         strategies.train_strategy(
             name,
-            autoencoder,
-            (images[:12], labels[:12]),
-            images,
-            None,
-            3,
-            seed=0,
-            schedule=TINY,
+            Task(autoencoder, (images[:12], labels[:12]), images, None, 3, seed=0, schedule=TINY),
             **({"pool_images": 40} if "neighbourhood" in name else {}),
         )
     return spy.card()

@@ -6,7 +6,7 @@ from helpers import weights_by_path
 from tlkeras.models import build_classifier
 from tlkeras.study.consistency import confident_pseudo_labels, strong_augmentation, train_consistency
 from tlkeras.study.schedule import Schedule
-from tlkeras.study.strategies import train_strategy
+from tlkeras.study.strategies import Task, train_strategy
 
 QUICK = Schedule(max_steps=4, eval_every=2, patience=1, batch_size=8)
 
@@ -32,12 +32,7 @@ def test_consistency_trains_the_student_on_pseudo_labels_and_keeps_the_autoencod
     before = weights_by_path(tiny_pretrained.get_layer("encoder"))
     model, info = train_strategy(
         "consistency",
-        tiny_pretrained,
-        (images[:9], labels[:9]),
-        images,
-        (images[40:], labels[40:]),
-        3,
-        schedule=QUICK,
+        Task(tiny_pretrained, (images[:9], labels[:9]), images, (images[40:], labels[40:]), 3, schedule=QUICK),
         threshold=0.0,  # every prediction counts as sure: pseudo-labels from the first chunk on
         pool_images=30,
     )
@@ -45,7 +40,7 @@ def test_consistency_trains_the_student_on_pseudo_labels_and_keeps_the_autoencod
     after = weights_by_path(tiny_pretrained.get_layer("encoder"))
     assert all(np.array_equal(before[k], after[k]) for k in before)
     _, fixed = train_strategy(
-        "consistency_labels_only", tiny_pretrained, (images[:9], labels[:9]), images, None, 3, schedule=QUICK
+        "consistency_labels_only", Task(tiny_pretrained, (images[:9], labels[:9]), images, None, 3, schedule=QUICK)
     )
     assert fixed["steps"] == 4 and fixed["val_accuracy"] is None
 

@@ -382,7 +382,7 @@ def test_a_strategy_can_be_registered_by_a_name_given_positionally():
     from tlkeras.study.strategies import get_strategy, list_strategies, register_strategy, unregister_strategy
 
     @register_strategy("my_recipe")
-    def recipe(autoencoder, labeled, unlabeled, validation_data, num_classes, *, seed, schedule, augment):
+    def recipe(task):
         """A made-up recipe."""
 
     try:

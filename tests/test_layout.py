@@ -11,7 +11,7 @@ import pytest
 pytestmark = pytest.mark.any_backend
 
 PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "tlkeras"
-COURSE = ("data", "models", "pretraining", "transfer", "training", "saving", "plots", "checks")
+COURSE = ("data", "models", "objectives", "pretraining", "transfer", "training", "saving", "plots", "checks")
 
 
 def _module_name(path):

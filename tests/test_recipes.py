@@ -75,7 +75,7 @@ def test_the_contributing_guides_strategy_registers_and_trains(images, labels):
     from helpers import tiny_autoencoder
 
     from tlkeras.study.schedule import Schedule
-    from tlkeras.study.strategies import list_strategies, train_strategy, unregister_strategy
+    from tlkeras.study.strategies import Task, list_strategies, train_strategy, unregister_strategy
 
     [(title, code)] = [b for b in _blocks(os.path.join("docs", "contributing.md")) if "register_strategy" in b[1]]
     exec(compile(code, f"contributing.md: {title}", "exec"), {"__name__": "__contributing__"})
@@ -83,7 +83,7 @@ def test_the_contributing_guides_strategy_registers_and_trains(images, labels):
         assert list_strategies()[-1] == "probe_then_all"
         schedule = Schedule(max_steps=4, eval_every=2)
         _, info = train_strategy(
-            "probe_then_all", tiny_autoencoder(), (images, labels), images, None, 3, schedule=schedule
+            "probe_then_all", Task(tiny_autoencoder(), (images, labels), images, None, 3, schedule=schedule)
         )
         assert info == {"steps": 8, "val_accuracy": None}  # two phases of 4 steps, no validation labels spent
     finally:
@@ -105,3 +105,23 @@ def test_the_contributing_guides_clustering_method_registers_and_clusters():
         assert cluster_accuracy(np.repeat([0, 1], 10), cluster(points, 2, "ward")) == 1.0
     finally:
         del CLUSTERING_METHODS["ward"]
+
+
+def test_the_contributing_guides_objective_registers_and_pretrains(images):
+    import numpy as np
+
+    from tlkeras.objectives import OBJECTIVES
+    from tlkeras.pretraining import PretrainConfig, pretrain_autoencoder
+
+    [(title, code)] = [b for b in _blocks(os.path.join("docs", "contributing.md")) if "register_objective" in b[1]]
+    exec(compile(code, f"contributing.md: {title}", "exec"), {"__name__": "__contributing__"})
+    try:
+        config = PretrainConfig(filters=(4,), latent_dim=4, epochs=1, batch_size=16, objective="dropped_pixels")
+        reconstruction = PretrainConfig(filters=(4,), latent_dim=4, epochs=1, batch_size=16)
+        assert config.cache_key(images) != reconstruction.cache_key(images)
+        first = pretrain_autoencoder(config, cache_dir=False, images=images, verbose=0)
+        second = pretrain_autoencoder(reconstruction, cache_dir=False, images=images, verbose=0)
+        kernel = lambda p: p.autoencoder.get_layer("encoder").get_layer("encoder_block1_conv").get_weights()[0]  # noqa: E731
+        assert not np.array_equal(kernel(first), kernel(second))  # the same seed and start, another objective
+    finally:
+        del OBJECTIVES["dropped_pixels"]

@@ -1,15 +1,18 @@
+import dataclasses
+
 import numpy as np
 import pytest
 from helpers import tiny_autoencoder, weights_by_path
 
 from tlkeras import transfer
 from tlkeras.cli import build_parser
-from tlkeras.study import strategies
+from tlkeras.study import parts, strategies
 from tlkeras.study.demo_plan import DemoOptions
 from tlkeras.study.label_efficiency import label_efficiency
 from tlkeras.study.reports import strategy_glossary
 from tlkeras.study.schedule import Schedule
 from tlkeras.study.strategies import (
+    Task,
     check_options,
     list_ablations,
     list_strategies,
@@ -29,7 +32,10 @@ OPTIONS = {
 
 
 def test_the_registry_lists_the_strategies_in_order_with_what_they_do():
-    assert list_strategies()[:5] == ("scratch", "frozen", "fine_tuned", "lp_ft", "semi_supervised")
+    assert list_strategies()[0] == "scratch"  # the baseline first
+    assert {"frozen", "fine_tuned", "lp_ft", "semi_supervised", "neighbourhood", "consistency"} <= set(
+        list_strategies()
+    )
     glossary = strategy_glossary(("scratch", "lp_ft"))
     assert glossary.startswith("- `scratch`: The encoder's architecture, randomly initialised")
     assert "LP-FT" in glossary.splitlines()[1]
@@ -40,13 +46,9 @@ def test_every_strategy_trains_and_frozen_leaves_the_encoder_unchanged(tiny_pret
     before = weights_by_path(tiny_pretrained.get_layer("encoder"))
     model, info = train_strategy(
         strategy,
-        tiny_pretrained,
-        (images[:30], labels[:30]),
-        images,
-        (images[30:], labels[30:]),
-        3,
-        seed=0,
-        schedule=QUICK,
+        Task(
+            tiny_pretrained, (images[:30], labels[:30]), images, (images[30:], labels[30:]), 3, seed=0, schedule=QUICK
+        ),
         **OPTIONS.get(strategy, {}),
     )
     assert 0.0 <= info["val_accuracy"] <= 1.0 and info["steps"] >= QUICK.eval_every
@@ -70,15 +72,10 @@ def test_the_transfer_strategies_run_the_fine_tune_the_course_teaches(
         calls.append(kwargs)
         return transfer.fine_tune(*args, **kwargs)
 
-    monkeypatch.setattr(strategies, "fine_tune", spy)
+    monkeypatch.setattr(parts, "fine_tune", spy)
     train_strategy(
         strategy,
-        tiny_pretrained,
-        (images[:30], labels[:30]),
-        images,
-        None,
-        3,
-        schedule=QUICK,
+        Task(tiny_pretrained, (images[:30], labels[:30]), images, None, 3, schedule=QUICK),
         **OPTIONS.get(strategy, {}),
     )
     [call] = calls
@@ -89,12 +86,7 @@ def test_a_fixed_schedule_spends_no_validation_labels(tiny_pretrained, images, l
     for strategy in ("scratch", "lp_ft"):
         _, info = train_strategy(
             strategy,
-            tiny_pretrained,
-            (images[:30], labels[:30]),
-            images,
-            None,
-            3,
-            schedule=QUICK,
+            Task(tiny_pretrained, (images[:30], labels[:30]), images, None, 3, schedule=QUICK),
             **OPTIONS.get(strategy, {}),
         )
         phases = 2 if strategy == "lp_ft" else 1
@@ -103,7 +95,7 @@ def test_a_fixed_schedule_spends_no_validation_labels(tiny_pretrained, images, l
 
 def test_scratch_keeps_every_layer_option_of_the_encoder_with_new_weights(images, labels):
     autoencoder = tiny_autoencoder(batch_norm=True, bottleneck="conv")
-    model, _ = train_strategy("scratch", autoencoder, (images[:30], labels[:30]), images, None, 3, schedule=QUICK)
+    model, _ = train_strategy("scratch", Task(autoencoder, (images[:30], labels[:30]), images, None, 3, schedule=QUICK))
     pretrained, scratch = autoencoder.get_layer("encoder"), model.get_layer("encoder")
     assert [type(layer).__name__ for layer in scratch.layers] == [type(layer).__name__ for layer in pretrained.layers]
     assert any(type(layer).__name__ == "BatchNormalization" for layer in scratch.layers)
@@ -133,18 +125,9 @@ def test_registering_refuses_a_taken_or_bad_name():
 
 def test_a_strategy_registered_elsewhere_is_in_the_cli_the_study_and_the_report(tiny_pretrained, images, labels):
     @register_strategy
-    def nearest_mean(autoencoder, labeled, unlabeled, validation_data, num_classes, *, seed, schedule, augment):
+    def nearest_mean(task):
         """Scratch, trained half as long: a strategy written outside tlkeras."""
-        return strategies.scratch(
-            autoencoder,
-            labeled,
-            unlabeled,
-            validation_data,
-            num_classes,
-            seed=seed,
-            schedule=Schedule(max_steps=2, eval_every=2, patience=1),
-            augment=augment,
-        )
+        return strategies.scratch(dataclasses.replace(task, schedule=Schedule(max_steps=2, eval_every=2, patience=1)))
 
     try:
         demo_help = build_parser()._subparsers._group_actions[0].choices["demo"].format_help()
@@ -181,7 +164,10 @@ def test_neighbourhood_trains_a_cnn_on_balanced_pseudo_labels_and_its_ablation_u
     labeled = (images[:3], labels[:3])
     for name in ("neighbourhood", "neighbourhood_pixels"):
         model, info = train_strategy(
-            name, tiny_pretrained, labeled, images, None, 3, schedule=QUICK, pool_images=60, pseudo_label_share=0.5
+            name,
+            Task(tiny_pretrained, labeled, images, None, 3, schedule=QUICK),
+            pool_images=60,
+            pseudo_label_share=0.5,
         )
         assert info["pseudo_labels"] <= 30 and info["pseudo_labels"] >= 3 and info["val_accuracy"] is None
         assert model.get_layer("encoder").count_params() == tiny_pretrained.get_layer("encoder").count_params()
@@ -226,7 +212,7 @@ def test_every_winning_recipe_has_its_ablations_registered():
 
 def test_an_unregistered_strategy_takes_its_ablations_with_it():
     @register_strategy(name="full_recipe")
-    def full_recipe(autoencoder, labeled, unlabeled, validation_data, num_classes, *, seed, schedule, augment):
+    def full_recipe(task):
         """A recipe of a test."""
 
     register_ablation("full_recipe", "scratch", "everything it adds", differs_in="losses")
@@ -242,15 +228,27 @@ def test_an_ablation_runs_its_base_with_the_part_removed(tiny_pretrained, images
 
     calls = []
     real = semi_supervised.train_semi_supervised
-    monkeypatch.setattr(strategies, "train_semi_supervised", lambda *a, **k: calls.append(k) or real(*a, **k))
+    monkeypatch.setattr(semi_supervised, "train_semi_supervised", lambda *a, **k: calls.append(k) or real(*a, **k))
     train_strategy(
         "reconstruction_only",
-        tiny_pretrained,
-        (images[:30], labels[:30]),
-        images,
-        None,
-        3,
-        schedule=QUICK,
+        Task(tiny_pretrained, (images[:30], labels[:30]), images, None, 3, schedule=QUICK),
         unlabeled_batch_size=8,
     )
     assert calls[0]["pseudo_label_weight"] == 0.0 and calls[0]["unlabeled_batch_size"] == 8
+
+
+@pytest.mark.parametrize(
+    "cut, encoder_output, pooling", [("block", 4, "head_flatten"), ("block_avg", 4, "head_avg_pool")]
+)
+def test_a_transfer_strategy_cut_at_the_last_block_heads_its_feature_map(
+    tiny_pretrained, images, labels, cut, encoder_output, pooling
+):
+    task = Task(tiny_pretrained, (images[:30], labels[:30]), images, None, 3, schedule=QUICK)
+    model, _ = train_strategy("lp_ft", task, cut=cut, reference_images=32)
+    encoder = model.get_layer("encoder")
+    assert len(encoder.output_shape) == encoder_output and encoder.layers[-1].name == "encoder_block2_pool"
+    assert pooling in [layer.name for layer in model.layers]
+    bottleneck, _ = train_strategy("frozen", task, reference_images=32)
+    assert bottleneck.get_layer("encoder").layers[-1].name == "bottleneck"  # the default cut
+    with pytest.raises(ValueError, match="cut.*'middle'"):
+        train_strategy("frozen", task, cut="middle")

@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 import pytest
 
@@ -24,6 +25,8 @@ def test_label_efficiency_records_every_run_reproducibly(tiny_pretrained, images
     assert set(runs[0]) == {
         "setting",
         "strategy",
+        "pretraining",
+        "cut",
         "labels_per_class",
         "seed",
         "accuracy",
@@ -54,9 +57,9 @@ def test_by_default_a_run_spends_no_label_beyond_its_budget(tiny_pretrained, ima
     seen = []
     real = strategies.train_strategy
 
-    def spy(name, autoencoder, labeled, unlabeled, validation_data, *args, **kwargs):
-        seen.append((len(labeled[1]), validation_data))
-        return real(name, autoencoder, labeled, unlabeled, validation_data, *args, **kwargs)
+    def spy(name, task, **options):
+        seen.append((len(task.labeled[1]), task.validation_data))
+        return real(name, task, **options)
 
     monkeypatch.setattr(study, "train_strategy", spy)
     runs = label_efficiency(
@@ -118,3 +121,33 @@ def test_label_efficiency_rejects_bad_arguments(tiny_pretrained, images, labels)
     # A test class the training labels never hold is an error, not a silent extra class.
     with pytest.raises(ValueError, match="out of range"):
         label_efficiency(tiny_pretrained, data, (images[:2], np.array([0, 7])), progress=False)
+
+
+def test_each_transfer_strategy_runs_on_each_pretraining_and_cut_as_a_row_of_its_own(tiny_pretrained, images, labels):
+    from tlkeras.study.label_efficiency import describe_arm
+
+    other = keras.models.clone_model(tiny_pretrained)  # another pretraining of the same architecture
+    runs = label_efficiency(
+        {"reconstruction": tiny_pretrained, "supervised": other},
+        (images, labels),
+        (images[:20], labels[:20]),
+        labels_per_class=(1,),
+        strategies=("scratch", "frozen"),
+        seeds=(0,),
+        schedule=QUICK,
+        strategy_options={"frozen": {"reference_images": 32}},
+        cuts=("bottleneck", "block"),
+        progress=False,
+    )
+    rows = [(r["strategy"], r["pretraining"], r["cut"]) for r in runs]
+    assert rows == [
+        ("scratch", "reconstruction", None),  # no encoder transferred: once
+        ("frozen", "reconstruction", "bottleneck"),
+        ("frozen/block", "reconstruction", "block"),
+        ("frozen@supervised", "supervised", "bottleneck"),
+        ("frozen@supervised/block", "supervised", "block"),
+    ]
+    assert "pretrained by `supervised`" in describe_arm("frozen@supervised/block")
+    assert "Cut at `block`" in describe_arm("frozen@supervised/block")
+    with pytest.raises(ValueError, match="cuts.*'middle'"):
+        label_efficiency(tiny_pretrained, (images, labels), (images, labels), strategies=("frozen",), cuts=("middle",))

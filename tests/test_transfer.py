@@ -198,3 +198,16 @@ def test_leaf_layers_flattens_nested_models():
     names = [layer.name for layer in leaf_layers(tiny_classifier())]
     assert names[0] == "encoder_block1_conv" and names[-1] == "predictions" and "encoder" not in names
     assert SHAPE == tiny_classifier().input_shape[1:]
+
+
+def test_the_last_block_is_a_cut_by_name_and_an_encoder_without_blocks_is_told_so():
+    from tlkeras.models import build_conv_autoencoder
+    from tlkeras.transfer import LAST_BLOCK
+
+    ae = build_conv_autoencoder((16, 16, 1), filters=(4, 8, 8), latent_dim=4)
+    assert extract_encoder(ae, output_layer=LAST_BLOCK).layers[-1].name == "encoder_block3_pool"
+    inputs = keras.Input((16, 16, 1))
+    plain = keras.Model(inputs, keras.layers.Flatten()(inputs), name="encoder")
+    wrapper = keras.Model(inputs, plain(inputs))
+    with pytest.raises(ValueError, match="last `encoder_block<i>_pool` layer.*has none"):
+        extract_encoder(wrapper, output_layer=LAST_BLOCK)
