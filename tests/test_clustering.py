@@ -72,3 +72,26 @@ def test_bad_arguments_are_refused_before_any_work(kwargs, message):
         autoencoder = keras.Sequential([keras.Input(images.shape[1:]), keras.layers.Flatten()], name="classifier")
     with pytest.raises(ValueError, match=message):
         clustering_study(autoencoder, images, labels, progress=False, **kwargs)
+
+
+def test_context_images_are_fitted_on_and_only_the_drawn_images_scored():
+    from tlkeras.models import build_conv_autoencoder
+
+    rng = np.random.default_rng(0)
+    dark, light = rng.uniform(0, 0.2, (10, 8, 8, 1)), rng.uniform(0.8, 1, (10, 8, 8, 1))
+    images = np.concatenate([dark, light]).astype("float32")
+    context = np.concatenate([rng.uniform(0, 0.2, (30, 8, 8, 1)), rng.uniform(0.8, 1, (30, 8, 8, 1))])
+    autoencoder = build_conv_autoencoder((8, 8, 1), filters=(4,), latent_dim=4)
+    [row] = clustering_study(
+        autoencoder,
+        images,
+        np.repeat([0, 1], 10),
+        features=("pixels",),
+        methods=("kmeans",),
+        seeds=(0,),
+        progress=False,
+        context_images=context.astype("float32"),
+    )
+    assert row["images"] == 20 and row["fitted_on"] == 80 and row["accuracy"] == 1.0
+    with pytest.raises(ValueError, match="context_images"):
+        clustering_study(autoencoder, images, np.repeat([0, 1], 10), context_images=context[:, :4], progress=False)

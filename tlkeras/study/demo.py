@@ -199,7 +199,8 @@ def _run(study, out, command):
         )
     clustering = []
     if "clustering" in options.settings:
-        _say("      clustering: the test images from the autoencoder's codes and from pixels, without labels")
+        fitted = " (fitted with every training image too: N2D's protocol)" if options.clustering_fit == "all" else ""
+        _say(f"      clustering: the test images from the autoencoder's codes and from pixels, without labels{fitted}")
         x_all_test, y_all_test = study.test
         clustering = clustering_study(
             pretrained.autoencoder,
@@ -207,6 +208,7 @@ def _run(study, out, command):
             y_all_test,
             seeds=seeds,
             max_images=min(options.clustering_images, len(x_all_test)),
+            context_images=pool[: options.max_images] if options.clustering_fit == "all" else None,
         )
     if "generative" in options.settings and study.target_data is not None:
         _say(f"      generative: denoising {options.target} images, fine-tuned from the autoencoder vs from scratch")

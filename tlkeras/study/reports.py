@@ -227,9 +227,16 @@ def demo_report(
     clustering = ""
     if clustering_rows:
         clustering = (
-            f"\n\n### clustering\n\nThe test images clustered without labels (accuracy under the best matching "
-            f"of clusters to classes, and NMI), from the autoencoder's codes against the same recipe on pixels "
-            f"(PCA; `+umap`: through UMAP, the N2D recipe):\n\n{clustering_table(clustering_rows)}"
+            "\n\n### clustering\n\nThe test images clustered without labels (accuracy under the best matching "
+            "of clusters to classes, and NMI), from the autoencoder's codes against the same recipe on pixels "
+            "(PCA; `+umap`: through UMAP, the N2D recipe)"
+            + (
+                "; the embedding and the clusters fitted on the clustered test images and every training image "
+                "(N2D's protocol), only the test images scored"
+                if options.clustering_fit == "all"
+                else ""
+            )
+            + f":\n\n{clustering_table(clustering_rows)}"
         )
     ablations = ""
     if ablation_rows:
