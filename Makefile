@@ -67,10 +67,14 @@ results: setup
 	$(BIN)/python -m tlkeras results rerun --all
 
 # Full-mode handouts for teachers: the notebooks executed into build/executed/ (their figures also
-# land in notebooks/outputs/), then the rendered course, static HTML, in build/book/.
+# land in notebooks/outputs/), then the rendered course, static HTML, in build/book/. Each notebook
+# runs in fast mode first (build/executed-fast/; the full run's figures are the ones kept), so that
+# the cache (TLKERAS_CACHE_DIR, a class's shared one) holds the autoencoders of both modes.
 notebooks: setup
-	mkdir -p build/executed
+	mkdir -p build/executed build/executed-fast
 	for nb in $(NOTEBOOKS); do \
+	  TLKERAS_FAST=1 $(BIN)/jupyter nbconvert --to notebook --execute --ExecutePreprocessor.timeout=1200 \
+	    --output-dir build/executed-fast "$$nb" || exit 1; \
 	  $(BIN)/jupyter nbconvert --to notebook --execute --ExecutePreprocessor.timeout=1200 \
 	    --output-dir build/executed "$$nb" || exit 1; \
 	done
