@@ -66,3 +66,51 @@ def test_check_unfrozen_from():
             checks.check_unfrozen_from(clf, "encoder_block2_conv")
     clf.compile(optimizer=keras.optimizers.Adam(1e-4), loss="sparse_categorical_crossentropy")
     assert "unfrozen from" in checks.check_unfrozen_from(clf, "encoder_block2_conv")
+
+
+def test_check_own_code_refuses_the_library_however_it_is_reached():
+    import numpy as np
+
+    import tlkeras
+    from tlkeras.study.statistics import paired_interval
+
+    def by_hand(transfer, scratch):
+        gains = np.subtract(transfer, scratch)
+        return float(gains.mean())
+
+    def through_a_name(gains):
+        return paired_interval(gains)
+
+    def through_the_package(gains):
+        return tlkeras.study.statistics.paired_interval(gains)
+
+    def imported_inside(probabilities, per_class):
+        from tlkeras.study.parts import balanced_confident
+
+        return balanced_confident(probabilities, per_class)
+
+    def nested(gains):
+        def helper():
+            return paired_interval(gains)
+
+        return helper()
+
+    assert "your own code" in checks.check_own_code(by_hand)
+    for shortcut in (through_a_name, through_the_package, imported_inside, nested):
+        with pytest.raises(checks.CheckFailed, match="write that part yourself"):
+            checks.check_own_code(shortcut)
+
+
+def test_check_built_by_hand_refuses_the_autoencoders_encoder_and_the_builder():
+    from keras import layers
+
+    from tlkeras.models import build_encoder
+
+    ae = tiny_autoencoder()
+    with pytest.raises(checks.CheckFailed, match="shares layers"):
+        checks.check_built_by_hand(ae.get_layer("encoder"), ae)
+    with pytest.raises(checks.CheckFailed, match="build_encoder"):
+        checks.check_built_by_hand(build_encoder(SHAPE, filters=(4, 8), latent_dim=6), ae)
+    inputs = keras.Input(SHAPE)
+    mine = keras.Model(inputs, layers.Dense(6)(layers.Flatten()(layers.Conv2D(4, 3)(inputs))))
+    assert "built by hand" in checks.check_built_by_hand(mine, ae)

@@ -1,11 +1,13 @@
 """The nbgrader round trip, in a temporary course folder, for every notebook.
 
 Each test releases one notebook with `nbgrader generate_assignment` (it must equal the committed
-student version), then autogrades three submissions: the solution (full marks on every test cell, no
-cell fails), the untouched student version (0 points on every test cell, no crash) and, for notebook
-03, a typical wrong answer (it loses exactly the points of its test). Autograding executes the notebooks,
-so these tests are the `notebooks` mark: `make test` runs them in its notebook step, in fast mode,
-instead of nbmake on the first backend (`pytest -m notebooks tests/test_course.py`).
+student version), then autogrades the submissions: the solution (full marks on every test cell, no
+cell fails), the untouched student version (0 points on every test cell, no crash), for the
+exercises tlkeras could answer, the library's shortcut (`SHORTCUTS`: it loses exactly the points of
+that exercise) and, for notebook 03, a typical wrong answer (it loses exactly the points of its
+test). Autograding executes the notebooks, so these tests are the `notebooks` mark: `make test` runs
+them in its notebook step, in fast mode, instead of nbmake on the first backend
+(`pytest -m notebooks tests/test_course.py`).
 """
 
 import filecmp
@@ -50,6 +52,35 @@ def _graded_tests(notebook):
     return {meta["grade_id"] for meta in grading if meta.get("grade") and not meta.get("solution")}
 
 
+# The library shortcut of an exercise whose answer tlkeras already has: `{notebook prefix: (grade id, the
+# answer in place of the solution)}`. Submitted with the solution, it must score 0 on that exercise's tests.
+SHORTCUTS = {
+    "01": ("ex01-plain-encoder", 'my_encoder = autoencoder.get_layer("encoder")\n'),
+    "04": (
+        "ex04-paired",
+        "    from tlkeras.study.statistics import paired_interval as library\n\n"
+        "    return library(np.subtract(transfer, scratch))\n",
+    ),
+    "07": (
+        "ex07-pseudo",
+        "    from tlkeras.study.parts import balanced_confident\n\n"
+        "    return balanced_confident(probabilities, per_class)\n",
+    ),
+}
+
+
+def _answered(source_path, grade_id, answer, target):
+    """The solution notebook with the solution of cell `grade_id` replaced by `answer`."""
+    nb = nbformat.read(source_path, as_version=4)
+    [cell] = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id]
+    start, end = cell.source.index("### BEGIN SOLUTION"), cell.source.index("### END SOLUTION")
+    begin = cell.source.rindex("\n", 0, start) + 1 if "\n" in cell.source[:start] else 0
+    after = cell.source.find("\n", end)
+    cell.source = cell.source[:begin] + answer + (cell.source[after + 1 :] if after >= 0 else "")
+    nbformat.write(nb, target)
+    return target
+
+
 @pytest.mark.parametrize("notebook", course.SOURCES, ids=os.path.basename)
 def test_release_and_autograde(notebook, tmp_path):
     name, assignment, tests = os.path.basename(notebook), course.assignment_name(notebook), _graded_tests(notebook)
@@ -61,14 +92,21 @@ def test_release_and_autograde(notebook, tmp_path):
 
     course.submit(root, "solution", assignment, notebook)
     course.submit(root, "untouched", assignment, released)
-    graded = course.autograde(root, assignment)  # both submissions, one nbgrader run
-    assert graded.keys() == {"solution", "untouched"}
+    shortcut = SHORTCUTS.get(name[:2])
+    if shortcut:
+        course.submit(root, "shortcut", assignment, _answered(notebook, *shortcut, str(tmp_path / name)))
+    graded = course.autograde(root, assignment)  # every submission, one nbgrader run
+    assert graded.keys() == {"solution", "untouched"} | ({"shortcut"} if shortcut else set())
     assert _errors(graded["solution"]) == [], "the solution notebook runs without an error"
     full = course.scores(root, "solution", assignment)
     assert full.keys() == tests and all(score == maximum > 0 for score, maximum in full.values()), full
 
     untouched = course.scores(root, "untouched", assignment)
     assert untouched.keys() == tests and all(score == 0 for score, _ in untouched.values()), untouched
+    if shortcut:  # the library's answer earns none of the exercise's points, and costs no other
+        scores = course.scores(root, "shortcut", assignment)
+        lost = {grade_id: maximum - score for grade_id, (score, maximum) in scores.items() if score != maximum}
+        assert lost == {f"{shortcut[0]}-tests": scores[f"{shortcut[0]}-tests"][1]}, scores
 
 
 def test_forgetting_to_freeze_loses_exactly_the_points_of_its_test(tmp_path):

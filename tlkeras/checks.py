@@ -10,6 +10,8 @@ Every check returns a short confirmation when the answer is right and raises
     tlkeras.checks.CheckFailed: the encoder still has 4 trainable weights: did you freeze it? ...
 """
 
+import types
+
 import keras
 import numpy as np
 
@@ -144,3 +146,80 @@ def check_unfrozen_from(model, layer_name, max_learning_rate=1e-4):
         "times below Adam's default) so the pretrained weights are adjusted, not overwritten.",
     )
     return f"unfrozen from '{layer_name}', learning rate {learning_rate:g}."
+
+
+def _names(code):
+    """Every global name a code object (and the functions defined in it) looks up."""
+    names = set(code.co_names)
+    for constant in code.co_consts:
+        if hasattr(constant, "co_names"):
+            names |= _names(constant)
+    return names
+
+
+def check_own_code(function):
+    """The exercise's function computes its answer itself: it calls nothing of tlkeras, whose helpers answer it.
+
+    Example:
+    >>> from tlkeras.study.statistics import paired_interval
+    >>> def mine(gains):
+    ...     return sum(gains) / len(gains)
+    >>> check_own_code(mine)
+    'mine: your own code.'
+    >>> def shortcut(gains):
+    ...     return paired_interval(gains)
+    >>> check_own_code(shortcut)
+    Traceback (most recent call last):
+    ...
+    tlkeras.checks.CheckFailed: shortcut calls paired_interval from tlkeras.study.statistics: ...
+    >>> def imports_it(probabilities, per_class):
+    ...     from tlkeras.study.parts import balanced_confident
+    ...     return balanced_confident(probabilities, per_class)
+    >>> check_own_code(imports_it)
+    Traceback (most recent call last):
+    ...
+    tlkeras.checks.CheckFailed: imports_it calls tlkeras.study.parts from tlkeras.study.parts: ...
+    """
+    _require(callable(function), f"the exercise asks for a function, but this is a {type(function).__name__}.")
+    enclosing = {}  # the names it reads from the function that defined it
+    for name, cell in zip(function.__code__.co_freevars, function.__closure__ or (), strict=True):
+        try:
+            enclosing[name] = cell.cell_contents
+        except ValueError:  # a name the enclosing function has not assigned yet
+            enclosing[name] = None
+    for name in sorted(_names(function.__code__) | set(enclosing)):
+        found = enclosing[name] if name in enclosing else function.__globals__.get(name)
+        module = found.__name__ if isinstance(found, types.ModuleType) else getattr(found, "__module__", None)
+        module = name if name.startswith("tlkeras") else str(module or "")  # an import inside the function
+        _require(
+            not module.startswith("tlkeras"),
+            f"{function.__name__} calls {name} from {module}: the exercise is to write that part yourself, "
+            "with NumPy (and Keras where it asks for layers).",
+        )
+    return f"{function.__name__}: your own code."
+
+
+def check_built_by_hand(model, autoencoder):
+    """A model the student wrote: no layer shared with the autoencoder, none made by tlkeras' builders.
+
+    Example:
+    >>> from tlkeras.models import build_conv_autoencoder
+    >>> autoencoder = build_conv_autoencoder((16, 16, 1), filters=(4,), latent_dim=4)
+    >>> check_built_by_hand(autoencoder.get_layer("encoder"), autoencoder)
+    Traceback (most recent call last):
+    ...
+    tlkeras.checks.CheckFailed: your model is (or shares layers with) the autoencoder's: ...
+    """
+    _require_model(model, "your model")
+    theirs = {id(weight) for weight in autoencoder.weights}
+    _require(
+        not any(id(weight) in theirs for weight in model.weights),
+        "your model is (or shares layers with) the autoencoder's: build new layers with keras.layers.",
+    )
+    built = [layer.name for layer in leaf_layers(model) if layer.name.startswith(("encoder_block", "bottleneck"))]
+    _require(
+        not built,
+        f"your model has the layers of tlkeras.models.build_encoder ({built[:2]}...): write the Conv2D and "
+        "pooling layers yourself.",
+    )
+    return "your model: built by hand."
