@@ -63,6 +63,9 @@ def test_demo_writes_the_map_and_repeats_itself(tmp_path):
         ("class_disjoint", 3),
     }
     assert first["configuration"]["command"].startswith("tlkeras demo --dataset digits")
+    # each setting's pretraining and its training time (the class-disjoint one on the source classes only)
+    seconds = first["configuration"]["pretraining_seconds"]
+    assert seconds.keys() == {"in_domain", "class_disjoint"} and all(s["reconstruction"] > 0 for s in seconds.values())
     report = (folder / "report.md").read_text()
     assert "95 % CI" in report and "| in_domain | 3 | frozen |" in report
     assert "Chosen on validation (best mean validation accuracy): in_domain: 3/class `" in report

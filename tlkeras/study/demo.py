@@ -100,19 +100,20 @@ def _pretrain(options, images, label, objective="reconstruction", labels=None):
 
 
 def _pretrain_each(options, images, labels, label, first):
-    """`{objective: autoencoder}` of `options.pretrainings` (`first`: the reconstruction one, if made already)."""
-    pretrained = {}
+    """`({objective: autoencoder}, {objective: seconds of training})` of `options.pretrainings`.
+
+    `first`: the reconstruction `Pretrained`, if made already.
+    """
+    made = {}
     for objective in options.pretrainings:
         if objective == "reconstruction" and first is not None:
-            pretrained[objective] = first
+            made[objective] = first
         elif objective == "supervised" and labels is None:
             _say("      supervised pretraining skipped here: it would train on the labels of the classes scored")
         else:
             needs = objective == "supervised"
-            pretrained[objective] = _pretrain(options, images, label, objective, labels if needs else None)[
-                1
-            ].autoencoder
-    return pretrained
+            made[objective] = _pretrain(options, images, label, objective, labels if needs else None)[1]
+    return {k: p.autoencoder for k, p in made.items()}, {k: round(p.seconds, 1) for k, p in made.items()}
 
 
 def label_ablations(strategies, pretrainings, cuts):
@@ -176,14 +177,16 @@ def _run(study, out, command):
         f"[4/5] The map: {list(options.settings)}; {list(options.labels_per_class)} labels per class, "
         f"{list(options.strategies)}, {len(seeds)} paired seeds"
     )
+    pretraining_seconds = {}  # {setting: {objective: seconds of training, of the original run when cached}}
     for setting, (train, test) in study.classification.items():
         if setting == "class_disjoint":
             source, targets = study.class_split
             _say(f"      class_disjoint: encoders on classes {list(source)}, classifiers on {list(targets)}")
             x_source, y_source = data.split_by_class(x_train, y_train, source)
-            autoencoders = _pretrain_each(options, x_source, y_source, f"classes {list(source)}", None)
+            autoencoders, seconds = _pretrain_each(options, x_source, y_source, f"classes {list(source)}", None)
         else:
-            autoencoders = _pretrain_each(options, pool, None, "all classes", pretrained.autoencoder)
+            autoencoders, seconds = _pretrain_each(options, pool, None, "all classes", pretrained)
+        pretraining_seconds[setting] = seconds
         runs += label_efficiency(
             autoencoders,
             train,
@@ -238,6 +241,7 @@ def _run(study, out, command):
         "command": command,
         "environment": environment(),
         "pretrain_seconds": pretrained.seconds,
+        "pretraining_seconds": pretraining_seconds,
         "reconstruction_mse": quality["mse"],
         "mean_image_mse": quality["mean_image_mse"],
     }
