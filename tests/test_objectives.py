@@ -38,8 +38,8 @@ def test_supervised_pretraining_learns_the_labels_and_its_key_names_them(images,
     assert config.cache_key(images, labels=labels) != config.cache_key(images, labels=(labels + 1) % 3)
 
 
-def test_the_default_objective_keeps_the_cache_key_it_had_before_objectives(images):
-    # A key names what trained; `objective` joined the configuration later, so the default leaves it out.
+def test_the_default_objective_is_reconstruction_and_each_other_has_a_key_of_its_own(images):
+    # A key names what trained: another objective on the same images is another cache entry.
     assert "objective" in TINY.to_dict() and TINY.objective == "reconstruction"
     denoising = PretrainConfig(**{**TINY.to_dict(), "objective": "denoising"})
     assert denoising.cache_key(images) != TINY.cache_key(images)
