@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from tlkeras import objectives
+from tlkeras.models import build_conv_autoencoder
 from tlkeras.pretraining import PretrainConfig, pretrain_autoencoder
 
 TINY = PretrainConfig(dataset="digits", filters=(4, 8), latent_dim=8, epochs=1, batch_size=32)
@@ -29,6 +30,20 @@ def test_each_objective_trains_the_encoder_and_is_cached_under_its_own_key(tmp_p
         w.shape for w in reconstruction.autoencoder.get_weights()
     ]
     assert not np.array_equal(_encoder_kernel(first), _encoder_kernel(reconstruction))
+
+
+def test_random_trains_nothing_and_starts_where_every_other_objective_starts(tmp_path, images):
+    # The ablation of pretraining: the same seeded network, not one step taken.
+    untrained = pretrain_autoencoder(PretrainConfig(**{**TINY.to_dict(), "objective": "random"}), False, images)
+    assert untrained.history == {}
+    keras.utils.set_random_seed(TINY.seed)
+    fresh = build_conv_autoencoder(
+        images.shape[1:], TINY.filters, TINY.latent_dim, upsampling=TINY.upsampling, noise_stddev=TINY.noise_stddev
+    )
+    fresh_kernel = fresh.get_layer("encoder").get_layer("encoder_block1_conv").get_weights()[0]
+    np.testing.assert_array_equal(_encoder_kernel(untrained), fresh_kernel)
+    trained = pretrain_autoencoder(TINY, cache_dir=tmp_path, images=images, verbose=0)
+    assert not np.array_equal(_encoder_kernel(untrained), _encoder_kernel(trained))
 
 
 def test_supervised_pretraining_learns_the_labels_and_its_key_names_them(images, labels):

@@ -15,13 +15,15 @@ on any of them unchanged:
   the batch pushed apart (SimCLR's NT-Xent loss on a small projection head); no decoder.
 - `supervised`: the encoder and a softmax layer trained with labels, on other classes than
   the ones a study scores (the positive control: what labelled pretraining transfers); no decoder.
+- `random`: no training at all, the encoder at its seeded initial weights: the ablation of
+  every other objective (the same recipe from an encoder that learned nothing).
 
-The decoder of `contrastive` and `supervised` keeps its initial weights: use their encoder.
+The decoder of `contrastive`, `supervised` and `random` keeps its initial weights: use their encoder.
 
-An objective is `objective(autoencoder, config, num_classes) -> (model, loss, targets)`:
-the model to fit (its layers shared with the autoencoder), its loss, and what it is fitted
-on: `"images"` (the input itself), `"labels"` or `"nothing"`. Register your own with
-`@register_objective`.
+An objective is `objective(autoencoder, config, num_classes) -> (model, loss)`: the model to
+fit (its layers shared with the autoencoder; `None` to fit nothing) and its loss; its
+registration says what the model is fitted on: `"images"` (the input itself), `"labels"` or
+`"nothing"`. Register your own with `@register_objective`.
 """
 
 import keras
@@ -39,6 +41,8 @@ OBJECTIVES = {}
 
 def register_objective(function=None, *, name=None, targets="images"):
     """Register `function(autoencoder, config, num_classes) -> (model, loss)` as pretraining objective `name`.
+
+    The model `None` means: train nothing (the encoder keeps its initial weights).
 
     `targets`: what the model is fitted on, one of `TARGETS`.
 
@@ -180,3 +184,9 @@ def supervised(autoencoder, config, num_classes):
     features = layers.Flatten()(encoder(inputs))
     outputs = layers.Dense(num_classes, activation="softmax", dtype="float32", name="source_predictions")(features)
     return keras.Model(inputs, outputs, name="supervised"), "sparse_categorical_crossentropy"
+
+
+@register_objective(targets="nothing")
+def random(autoencoder, config, num_classes):
+    """No pretraining: the encoder at its seeded initial weights (the ablation of every other objective)."""
+    return None, None

@@ -313,11 +313,14 @@ def pretrain_autoencoder(config=PretrainConfig(), cache_dir=None, images=None, v
     )
     num_classes = None if labels is None else int(labels.max()) + 1
     model, loss = objective(autoencoder, config, num_classes)
-    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=loss)
     start = time.perf_counter()
-    if epochs > config.epochs and verbose == "auto":
-        verbose = 2  # one line an epoch: a progress bar per pass of a small dataset is a wall of bars
-    history = fit_or_raise(model, **fit_data, epochs=epochs, verbose=verbose, hint="lower `learning_rate`").history
+    if model is None:  # an objective that trains nothing (`random`)
+        history = {}
+    else:
+        model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=loss)
+        if epochs > config.epochs and verbose == "auto":
+            verbose = 2  # one line an epoch: a progress bar per pass of a small dataset is a wall of bars
+        history = fit_or_raise(model, **fit_data, epochs=epochs, verbose=verbose, hint="lower `learning_rate`").history
     seconds = time.perf_counter() - start
     history = {k: [float(v) for v in values] for k, values in history.items()}
     if path is not None:

@@ -29,6 +29,7 @@ import numpy as np
 
 from tlkeras import data, plots
 from tlkeras.models import build_classifier
+from tlkeras.objectives import get_objective
 from tlkeras.pretraining import POOR_RECONSTRUCTION, PretrainConfig, pretrain_autoencoder, reconstruction_quality
 from tlkeras.saving import write_text
 from tlkeras.scaling.precision import mixed_precision
@@ -108,27 +109,37 @@ def _pretrain_each(options, images, labels, label, first):
     for objective in options.pretrainings:
         if objective == "reconstruction" and first is not None:
             made[objective] = first
-        elif objective == "supervised" and labels is None:
-            _say("      supervised pretraining skipped here: it would train on the labels of the classes scored")
+        elif get_objective(objective).targets == "labels" and labels is None:
+            _say(f"      {objective} pretraining skipped here: it would train on the labels of the classes scored")
         else:
-            needs = objective == "supervised"
+            needs = get_objective(objective).targets == "labels"
             made[objective] = _pretrain(options, images, label, objective, labels if needs else None)[1]
     return {k: p.autoencoder for k, p in made.items()}, {k: round(p.seconds, 1) for k, p in made.items()}
 
 
-def label_ablations(strategies, pretrainings, cuts):
-    """The pairs that credit the source labels: each transfer strategy and cut, `supervised` against `reconstruction`.
+def pretraining_ablations(strategies, pretrainings, cuts):
+    """The pairs that credit a pretraining: each transfer strategy and cut, one pretraining against another.
 
-    Both pretrain the same network on the same images for the same steps; only the labels differ.
+    `supervised` against `reconstruction` credits the source labels (the same network, images and
+    steps; only the labels differ); every objective against `random` credits its training (the
+    same recipe from the same start, never trained).
 
     Example:
-    >>> label_ablations(("scratch", "lp_ft"), ("reconstruction", "supervised"), ("bottleneck",))
-    [('lp_ft@supervised', 'lp_ft', 'the source labels')]
+    >>> pretrainings = ("reconstruction", "supervised", "random")
+    >>> for pair in pretraining_ablations(("scratch", "lp_ft"), pretrainings, ("bottleneck",)):
+    ...     print(pair)
+    ('lp_ft@supervised', 'lp_ft', 'the source labels')
+    ('lp_ft', 'lp_ft@random', 'reconstruction pretraining')
+    ('lp_ft@supervised', 'lp_ft@random', 'supervised pretraining')
     """
-    if not {"reconstruction", "supervised"} <= set(pretrainings):
-        return []
+    pairs = []
+    if {"reconstruction", "supervised"} <= set(pretrainings):
+        pairs.append(("supervised", "reconstruction", "the source labels"))
+    if "random" in pretrainings:
+        pairs += [(p, "random", f"{p} pretraining") for p in pretrainings if p != "random"]
     return [
-        (arm_name(s, "supervised", cut), arm_name(s, "reconstruction", cut), "the source labels")
+        (arm_name(s, trained, cut), arm_name(s, without, cut), removes)
+        for trained, without, removes in pairs
         for s in strategies
         if "cut" in option_names(s)
         for cut in cuts
@@ -228,7 +239,7 @@ def _run(study, out, command):
     summary = summarize(runs)
     rows = compare_with_scratch(runs)
     ablation_rows = compare_ablations(
-        runs, [*list_ablations(), *label_ablations(options.strategies, options.pretrainings, options.cuts)]
+        runs, [*list_ablations(), *pretraining_ablations(options.strategies, options.pretrainings, options.cuts)]
     )
     generative_row = summarize_generative(generative) if generative else None
     clustering_rows = compare_features(clustering) if clustering else []
