@@ -6,6 +6,7 @@ import pytest
 
 from tlkeras import plots
 from tlkeras.models import build_conv_autoencoder
+from tlkeras.study.demo_plan import TASKS  # with the built-in tasks registered
 
 
 @pytest.mark.parametrize("shape", [(28, 28, 1), (32, 32, 3), (64, 64, 3), (96, 96, 3)])
@@ -58,7 +59,12 @@ def test_the_map_draws_one_panel_per_task_each_in_its_unit(tmp_path):
         for m in ("accuracy", "nmi")
     ]
     generative = {"images": 100, "ratio": 0.4, "low": 0.3, "high": 0.5, "verdict": "wins"}
-    fig = plots.plot_map(rows, generative, clustering, path=tmp_path / "map.png")
+    panels = [
+        plots.classification_panel(rows),
+        *TASKS["clustering"].panels(clustering),
+        *TASKS["generative"].panels([generative]),
+    ]
+    fig = plots.plot_map(panels, path=tmp_path / "map.png")
     titles = [ax.get_title(loc="left") for ax in fig.axes]
     assert titles == [
         "Classification: gain over scratch",

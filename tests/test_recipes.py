@@ -125,3 +125,33 @@ def test_the_contributing_guides_objective_registers_and_pretrains(images):
         assert not np.array_equal(kernel(first), kernel(second))  # the same seed and start, another objective
     finally:
         del OBJECTIVES["dropped_pixels"]
+
+
+def test_the_contributing_guides_task_registers_runs_and_is_drawn(tmp_path, images, labels):
+    import types
+
+    import matplotlib.pyplot as plt
+    from helpers import tiny_autoencoder
+
+    from tlkeras import plots
+    from tlkeras.study.demo_plan import DemoOptions, list_settings
+    from tlkeras.study.tasks import TASKS, TaskContext, run_task
+
+    [(title, code)] = [b for b in _blocks(os.path.join("docs", "contributing.md")) if "register_task" in b[1]]
+    exec(compile(code, f"contributing.md: {title}", "exec"), {"__name__": "__contributing__"})
+    try:
+        assert list_settings()[-1] == "retrieval"
+        assert DemoOptions(settings=("retrieval",)).settings == ("retrieval",)
+        study = types.SimpleNamespace(test=(images, labels))
+        pretrained = types.SimpleNamespace(autoencoder=tiny_autoencoder())
+        records, rows = run_task("retrieval", TaskContext(None, study, pretrained, None, images, (0, 1, 2)))
+        assert [r["seed"] for r in records] == [0, 1, 2] and all(0 <= r["codes"] <= 1 for r in records)
+        assert rows[0]["verdict"] in ("wins", "loses", "inconclusive") and rows[0]["seeds"] == 3
+        assert TASKS["retrieval"].report(rows, None).startswith("### retrieval")
+        fig = plots.plot_map(TASKS["retrieval"].panels(rows), path=tmp_path / "map.png")
+        assert [ax.get_title(loc="left") for ax in fig.axes] == ["Retrieval: precision gain over pixels"]
+        plt.close(fig)
+    finally:
+        del TASKS["retrieval"]
+    with pytest.raises(ValueError, match="settings.*Received.*retrieval"):
+        DemoOptions(settings=("retrieval",))

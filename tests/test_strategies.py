@@ -8,8 +8,7 @@ from tlkeras import transfer
 from tlkeras.cli import build_parser
 from tlkeras.study import parts, strategies
 from tlkeras.study.demo_plan import DemoOptions
-from tlkeras.study.label_efficiency import label_efficiency
-from tlkeras.study.reports import strategy_glossary
+from tlkeras.study.label_efficiency import label_efficiency, strategy_glossary
 from tlkeras.study.schedule import Schedule
 from tlkeras.study.strategies import (
     Task,

@@ -6,6 +6,8 @@ saves it there atomically (the report folder never holds half a PNG).
 Importing it leaves matplotlib's backend alone (the command line picks "Agg").
 """
 
+from typing import NamedTuple
+
 import keras
 import matplotlib.pyplot as plt
 import numpy as np
@@ -122,45 +124,44 @@ def plot_filters(conv_layer, max_filters=32, title=None, path=None):
     return _finish(fig, path)
 
 
-def plot_map(rows, generative=None, clustering=(), path=None):
-    """Where it pays off: one panel per task, each gain with its 95 % CI in the task's own unit.
+class Panel(NamedTuple):
+    """One panel of `plot_map`: a task's gains, each bar `(label, value, low, high, verdict)`.
+
+    `reference` is where nothing changes: 0 for a gain, 1 for a ratio.
+    """
+
+    title: str
+    unit: str
+    reference: float
+    bars: list
+
+
+def classification_panel(rows):
+    """The map's classification panel from `tlkeras.study.statistics.compare_with_scratch` rows, in accuracy points."""
+    bars = [
+        (
+            f"{r['setting']} {r['labels_per_class']}/class {r['strategy']}",
+            100 * r["gain"],
+            100 * r["low"],
+            100 * r["high"],
+            r["verdict"],
+        )
+        for r in rows
+    ]
+    return Panel("Classification: gain over scratch", "accuracy points", 0.0, bars)
+
+
+def plot_map(panels, path=None):
+    """Where it pays off: one `Panel` per task, each gain with its 95 % CI in the task's own unit.
 
     Args:
-        rows: `tlkeras.study.statistics.compare_with_scratch` rows (gains as fractions), drawn in
-            accuracy points.
-        generative: optional `tlkeras.study.generative.summarize_generative` row, drawn as the ratio
-            of test MSEs, fine-tuned over scratch (below 1: it pays).
-        clustering: optional `tlkeras.study.clustering.compare_features` rows: the gain over the
-            same recipe on pixels, one panel per metric (accuracy, NMI), in the metric's units.
+        panels: `Panel`s, top to bottom (`classification_panel`, and each downstream task's own).
 
     Returns:
         The figure; saved as PNG at `path` if given.
     """
     colour = {"wins": "tab:green", "loses": "tab:red"}
-    panels = []  # (title, unit, reference, [(label, value, low, high, verdict)])
-    if rows:
-        bars = [
-            (
-                f"{r['setting']} {r['labels_per_class']}/class {r['strategy']}",
-                100 * r["gain"],
-                100 * r["low"],
-                100 * r["high"],
-                r["verdict"],
-            )
-            for r in rows
-        ]
-        panels.append(("Classification: gain over scratch", "accuracy points", 0.0, bars))
-    for metric in dict.fromkeys(r["metric"] for r in clustering):
-        bars = [
-            (f"{r['features']} ({r['method']})", r["gain"], r["low"], r["high"], r["verdict"])
-            for r in clustering
-            if r["metric"] == metric
-        ]
-        panels.append((f"Clustering: {metric} gain over pixels", metric, 0.0, bars))
-    if generative:
-        g = generative
-        bars = [(f"denoising {g['images']} images", g["ratio"], g["low"], g["high"], g["verdict"])]
-        panels.append(("Generation: fine-tuned MSE / scratch MSE", "ratio (below 1: it pays)", 1.0, bars))
+    panels = [p for p in panels if p.bars]
     heights = [0.45 * len(bars) + 1.1 for *_, bars in panels] or [1.0]
     fig, axes = plt.subplots(
         len(heights), 1, figsize=(8, sum(heights) + 0.6), gridspec_kw={"height_ratios": heights}, squeeze=False

@@ -30,7 +30,10 @@ from tlkeras._validation import (
     check_seeds,
     check_submodel,
 )
+from tlkeras.plots import Panel
+from tlkeras.study.reports import clustering_table
 from tlkeras.study.statistics import paired_comparison
+from tlkeras.study.tasks import register_task
 
 FEATURES = ("autoencoder", "autoencoder+umap", "pixels", "pixels+umap")
 # Which features each is compared with: the same recipe on pixels.
@@ -288,3 +291,59 @@ def compare_features(rows, metrics=("accuracy", "nmi")):
                     }
                 )
     return out
+
+
+def _clustering_panels(rows):
+    return [
+        Panel(
+            f"Clustering: {metric} gain over pixels",
+            metric,
+            0.0,
+            [
+                (f"{r['features']} ({r['method']})", r["gain"], r["low"], r["high"], r["verdict"])
+                for r in rows
+                if r["metric"] == metric
+            ],
+        )
+        for metric in dict.fromkeys(r["metric"] for r in rows)
+    ]
+
+
+def _clustering_report(rows, options):
+    fitted = (
+        "; the embedding and the clusters fitted on the clustered test images and every training image "
+        "(N2D's protocol), only the test images scored"
+        if options.clustering_fit == "all"
+        else ""
+    )
+    return (
+        "### clustering\n\nThe test images clustered without labels (accuracy under the best matching "
+        "of clusters to classes, and NMI), from the autoencoder's codes against the same recipe on pixels "
+        f"(PCA; `+umap`: through UMAP, the N2D recipe){fitted}:\n\n{clustering_table(rows)}"
+    )
+
+
+@register_task(
+    "clustering",
+    compare=compare_features,
+    panels=_clustering_panels,
+    report=_clustering_report,
+    sections=lambda records, rows: {"clustering": records, "clustering_comparisons": rows},
+)
+def clustering_task(context):
+    """The test images clustered from the autoencoder's codes and from pixels, without labels."""
+    options, (x_test, y_test) = context.options, context.study.test
+    everything = options.clustering_fit == "all"
+    fitted = " (fitted with every training image too: N2D's protocol)" if everything else ""
+    print(
+        f"      clustering: the test images from the autoencoder's codes and from pixels, without labels{fitted}",
+        flush=True,
+    )
+    return clustering_study(
+        context.pretrained.autoencoder,
+        x_test,
+        y_test,
+        seeds=context.seeds,
+        max_images=min(options.clustering_images, len(x_test)),
+        context_images=context.pool[: options.max_images] if everything else None,
+    )

@@ -1,14 +1,18 @@
 """The main job: where learning from unlabeled images pays off, measured, as a report folder.
 
 Pretrain (or reuse) the autoencoder, show what it learned, extract and freeze
-its encoder, then run the label-efficiency study in each setting of the map:
+its encoder, then run the label-efficiency study in each classification setting
+of the map:
 
 - `in_domain`: unlabeled and labeled images from the same dataset;
 - `class_disjoint`: the autoencoder sees only the source classes' images, the
   classifiers learn the target classes;
 - `cross_domain`: the autoencoder of `in_domain` transferred to another dataset;
-- `generative`: the autoencoder fine-tuned to denoise a handful of the other
-  dataset's images, against the same network trained on them from scratch.
+
+and each registered downstream task (`tlkeras.study.tasks`): `clustering` (the
+test images clustered from the codes, against pixels) and `generative` (the
+autoencoder fine-tuned to denoise a handful of the other dataset's images,
+against the same network trained on them from scratch).
 
 Every choice is made on a validation split of the training images; every
 comparison with scratch is paired per seed with a 95 % confidence interval.
@@ -33,15 +37,14 @@ from tlkeras.objectives import get_objective
 from tlkeras.pretraining import POOR_RECONSTRUCTION, PretrainConfig, pretrain_autoencoder, reconstruction_quality
 from tlkeras.saving import write_text
 from tlkeras.scaling.precision import mixed_precision
-from tlkeras.study.clustering import clustering_study, compare_features
 from tlkeras.study.demo_plan import DemoOptions, plan
-from tlkeras.study.generative import generative_transfer, summarize_generative
-from tlkeras.study.label_efficiency import arm_name, label_efficiency, protocol
+from tlkeras.study.label_efficiency import arm_name, label_efficiency, protocol, strategy_glossary
 from tlkeras.study.published import environment
-from tlkeras.study.reports import comparison_table, demo_report, write_results
+from tlkeras.study.reports import comparison_table, markdown_table, say_multiplicity, write_results
 from tlkeras.study.schedule import Schedule
-from tlkeras.study.statistics import compare_ablations, compare_with_scratch, summarize
+from tlkeras.study.statistics import compare_ablations, compare_with_scratch, recommend, summarize
 from tlkeras.study.strategies import list_ablations, option_names
+from tlkeras.study.tasks import TASKS, TaskContext, run_task
 from tlkeras.transfer import extract_encoder, freeze, trainable_report
 
 
@@ -183,7 +186,7 @@ def _run(study, out, command):
 
     schedule = Schedule(max_steps=options.max_steps)
     seeds = tuple(range(options.seed, options.seed + options.num_seeds))
-    runs, generative = [], []
+    runs = []
     _say(
         f"[4/5] The map: {list(options.settings)}; {list(options.labels_per_class)} labels per class, "
         f"{list(options.strategies)}, {len(seeds)} paired seeds"
@@ -211,29 +214,14 @@ def _run(study, out, command):
             setting=setting,
             cuts=options.cuts,
         )
-    clustering = []
-    if "clustering" in options.settings:
-        fitted = " (fitted with every training image too: N2D's protocol)" if options.clustering_fit == "all" else ""
-        _say(f"      clustering: the test images from the autoencoder's codes and from pixels, without labels{fitted}")
-        x_all_test, y_all_test = study.test
-        clustering = clustering_study(
-            pretrained.autoencoder,
-            x_all_test,
-            y_all_test,
-            seeds=seeds,
-            max_images=min(options.clustering_images, len(x_all_test)),
-            context_images=pool[: options.max_images] if options.clustering_fit == "all" else None,
-        )
-    if "generative" in options.settings and study.target_data is not None:
-        _say(f"      generative: denoising {options.target} images, fine-tuned from the autoencoder vs from scratch")
-        generative = generative_transfer(
-            pretrained.autoencoder,
-            *study.target_data,
-            seeds=seeds,
-            steps=options.generative_steps,
-            noise_stddev=config.noise_stddev or 0.2,
-            max_test_images=options.max_test_images,
-        )
+    context = TaskContext(options, study, pretrained, config, pool, seeds)
+    task_rows, sections = {}, {}  # {task: comparison rows}, {results.json key: value}
+    for name in (s for s in options.settings if s in TASKS):
+        if TASKS[name].needs_target and study.target_data is None:
+            _say(f"      {name}: skipped, no `--target` images to run it on")
+            continue
+        records, task_rows[name] = run_task(name, context)
+        sections.update(TASKS[name].sections(records, task_rows[name]))
 
     _say(f"[5/5] Writing the report to {options.output}/")
     summary = summarize(runs)
@@ -241,8 +229,6 @@ def _run(study, out, command):
     ablation_rows = compare_ablations(
         runs, [*list_ablations(), *pretraining_ablations(options.strategies, options.pretrainings, options.cuts)]
     )
-    generative_row = summarize_generative(generative) if generative else None
-    clustering_rows = compare_features(clustering) if clustering else []
     configuration = {
         "options": {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(options).items()},
         "pretrain": config.to_dict(),
@@ -263,9 +249,7 @@ def _run(study, out, command):
         protocol=protocol(options.validation_size, schedule),
         comparisons=rows,
         ablations=ablation_rows,
-        generative=generative,
-        clustering=clustering,
-        clustering_comparisons=clustering_rows,
+        **sections,
     )
     in_domain = [r for r in summary if r["setting"] == "in_domain"]
     if in_domain:
@@ -274,14 +258,14 @@ def _run(study, out, command):
                 in_domain, title=f"{name}: in-domain", path=os.path.join(out, "label_efficiency.png")
             )
         )
-    plt.close(plots.plot_map(rows, generative_row, clustering_rows, path=os.path.join(out, "map.png")))
+    panels = [plots.classification_panel(rows), *(p for name, r in task_rows.items() for p in TASKS[name].panels(r))]
+    plt.close(plots.plot_map(panels, path=os.path.join(out, "map.png")))
     report = demo_report(
         name=name,
         options=options,
         summary=summary,
         rows=rows,
-        generative_row=generative_row,
-        clustering_rows=clustering_rows,
+        task_rows=task_rows,
         ablation_rows=ablation_rows,
         pretrained=pretrained,
         quality=quality,
@@ -292,3 +276,87 @@ def _run(study, out, command):
     if ablation_rows:
         _say(comparison_table(ablation_rows))
     return rows
+
+
+def demo_report(
+    name,
+    options,
+    summary,
+    rows,
+    pretrained,
+    quality,
+    seconds,
+    task_rows=None,
+    ablation_rows=(),
+):
+    """The Markdown of `tlkeras demo`'s `report.md`: the map, the accuracies, what each strategy is, how it ran."""
+    settings = list(dict.fromkeys(r["setting"] for r in summary))
+    tables = "\n\n".join(f"### {setting}\n\n{markdown_table(summary, setting)}" for setting in settings)
+    # `recommend` names nothing where the runs chose nothing on a validation split (a fixed schedule)
+    choices = {setting: recommend(summary, setting) for setting in settings}
+    chosen = "; ".join(
+        f"{setting}: " + ", ".join(f"{n}/class `{name}`" for n, name in best.items())
+        for setting, best in choices.items()
+        if best
+    )
+    chosen = f"\n\nChosen on validation (best mean validation accuracy): {chosen}." if chosen else ""
+    task_rows = task_rows or {}
+    tasks = "".join(f"\n\n{TASKS[name].report(r, options)}" for name, r in task_rows.items() if r)
+    ablations = ""
+    if ablation_rows:
+        ablations = (
+            "\n\n### ablations\n\nEach strategy against the same recipe with one part removed, paired per seed: "
+            f"a win is the removed part's only if this row wins too.\n\n{comparison_table(ablation_rows)}"
+        )
+    warning = ""
+    if quality["ratio"] > POOR_RECONSTRUCTION:
+        warning = (
+            f"\n\n**Warning: the autoencoder is barely better than the mean image** (its MSE is "
+            f"{quality['ratio']:.0%} of the mean image's): it learned little, and every transfer row above measures "
+            "an encoder that learned little. Pretrain longer (`--pretrain-min-steps`, `--pretrain-epochs`)."
+        )
+    verdicts = [r["verdict"] for r in (*rows, *ablation_rows, *(r for rs in task_rows.values() for r in rs))]
+    multiplicity = say_multiplicity(verdicts)
+    glossary = strategy_glossary(options.strategies)
+    if options.validation_size:
+        how = (
+            f"every training length is chosen by early stopping on {options.validation_size} more labeled "
+            f"training images (a label-rich protocol: {options.validation_size:,} validation labels beyond the budget)"
+        )
+    else:
+        how = (
+            f"labels that count: a run at N labels per class uses those N and no other; every strategy trains a "
+            f"fixed {options.max_steps} steps per phase, written down in advance"
+        )
+    return f"""# Where learning from unlabeled images pays off: {name}
+
+Every strategy gets the same labeled images per seed; {how}; the test set only reports.
+Gains are paired per-seed differences from `scratch` with a 95 % Student-t confidence interval over
+{options.num_seeds} seeds; the verdict is read off the interval (`wins`: all of it above 0, `loses`: all of
+it below, `inconclusive`: the seeds cannot tell).
+
+## The map
+
+{comparison_table(rows)}{ablations}{tasks}
+
+How many of these to believe: {multiplicity} A `wins` that stands alone among many
+verdicts, with an interval that barely clears zero, is what chance produces; a rerun with other seeds
+is its test.
+
+![map](map.png){chosen}
+
+## Test accuracy (mean ± std over seeds)
+
+{tables}
+
+{glossary}
+
+Pretraining: {len(pretrained.history.get("loss", []))} epoch(s) on {options.max_images or "all"} unlabeled training
+images, {pretrained.seconds:.0f} s ({"reused from the cache" if pretrained.cached else "in this run"}); test
+reconstruction MSE {quality["mse"]:.4f}, against {quality["mean_image_mse"]:.4f} for predicting the mean training
+image for every image (ratio {quality["ratio"]:.2f}).{warning}
+
+Plots: `map.png`, `label_efficiency.png` (in-domain runs), `pretrain_loss.png`, `reconstructions.png`. Every run is in
+`results.json` / `results.csv`. Wall time: {seconds:.0f} s on {os.cpu_count()} CPUs,
+Keras {keras.__version__} on {keras.backend.backend()}.
+"""

@@ -17,12 +17,23 @@ from tlkeras.images.folders import COLOR_MODES, load_folder_dataset
 from tlkeras.objectives import OBJECTIVES
 from tlkeras.pretraining import PretrainConfig
 from tlkeras.scaling.precision import POLICIES
-from tlkeras.study.generative import GENERATIVE_STEPS
+from tlkeras.study import clustering  # noqa: F401 (registers its task)
+from tlkeras.study.generative import GENERATIVE_STEPS  # (the module registers its task)
 from tlkeras.study.label_efficiency import CLASSIFICATION_SETTINGS, FIXED_SCHEDULE
 from tlkeras.study.strategies import CUT, CUTS, list_strategies
+from tlkeras.study.tasks import TASKS
 
-# The settings of the map: the classification ones, then the source article's two other tasks.
-SETTINGS = (*CLASSIFICATION_SETTINGS, "clustering", "generative")
+
+def list_settings():
+    """The settings of the map: the classification ones, then every registered downstream task."""
+    return (*CLASSIFICATION_SETTINGS, *TASKS)
+
+
+def _on_target():
+    """The settings that move to `--target`'s images."""
+    return ("cross_domain", *(name for name, task in TASKS.items() if task.needs_target))
+
+
 REPORT_FILES = (
     "report.md",
     "results.json",
@@ -86,7 +97,7 @@ class DemoOptions:
         ("in_domain", "clustering", "generative"),
         "settings of the map to run (docs/benchmarks.md has the time each takes)",
         nargs="+",
-        choices=SETTINGS,
+        choices=list_settings,  # asked when the parser is built: every registered task
     )
     labels_per_class: tuple = _option((1,), "label budgets to compare", nargs="+", type=int, metavar="N")
     strategies: tuple = _option(
@@ -191,7 +202,7 @@ class DemoOptions:
         check_number(self.num_seeds, "num_seeds", 1, min(MAX_SEEDS, 2**32 - self.seed), integer=True)
         check_choices(self.labels_per_class, "labels_per_class", range(1, 1 << 31))
         check_choices(self.strategies, "strategies", list_strategies())
-        check_choices(self.settings, "settings", SETTINGS)
+        check_choices(self.settings, "settings", list_settings())
         check_choices(self.pretrainings, "pretrainings", tuple(OBJECTIVES))
         check_choices(self.cuts, "cuts", tuple(CUTS))
         if "reconstruction" not in self.pretrainings:
@@ -212,7 +223,7 @@ class DemoOptions:
                     raise ValueError(f"`--{name.replace('_', '-')}` must not repeat a class. Received: {list(classes)}")
         # cross_domain and generative move to another dataset: none, or the study's own, leaves them nothing to do
         if self.target == "none" or (self.target == self.dataset and self.data is None):
-            idle = [s for s in self.settings if s in ("cross_domain", "generative")]
+            idle = [s for s in self.settings if s in _on_target()]
             why = "`--target` is 'none'" if self.target == "none" else f"`--target` is `--dataset` ({self.target!r})"
             if "cross_domain" in idle or len(idle) == len(self.settings):
                 raise ValueError(
@@ -383,7 +394,7 @@ def plan(options):
         _check_budget(y_target, largest, min(options.validation_size, len(y_target) // 4), "the target classes")
     target_data = None
     same = options.target == options.dataset and not options.data  # transfer to itself is in_domain
-    if options.target != "none" and not same and {"cross_domain", "generative"} & set(options.settings):
+    if options.target != "none" and not same and set(_on_target()) & set(options.settings):
         target_data = _load_target(options.target, train[0].shape[1:])
         if "cross_domain" in options.settings:
             classification["cross_domain"] = target_data

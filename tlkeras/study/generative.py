@@ -11,7 +11,9 @@ import keras
 import numpy as np
 
 from tlkeras._validation import check_images, check_model, check_number, check_seeds
+from tlkeras.plots import Panel
 from tlkeras.study.statistics import paired_comparison
+from tlkeras.study.tasks import register_task
 from tlkeras.training import fit_or_raise
 from tlkeras.transfer import fresh_copy
 
@@ -110,3 +112,50 @@ def summarize_generative(results):
         "ratio": comparison.pop("gain"),
         **comparison,
     }
+
+
+def _generative_panels(rows):
+    return [
+        Panel(
+            "Generation: fine-tuned MSE / scratch MSE",
+            "ratio (below 1: it pays)",
+            1.0,
+            [(f"denoising {g['images']} images", g["ratio"], g["low"], g["high"], g["verdict"]) for g in rows],
+        )
+    ]
+
+
+def _generative_report(rows, options):
+    return "\n\n".join(
+        f"### generative\n\nThe autoencoder fine-tuned to denoise {g['images']} {options.target} images, against the "
+        f"same network trained on them from scratch for the same {options.generative_steps} steps: test MSE from "
+        f"scratch {g['scratch_mse']:.4f}, fine-tuned from the autoencoder {g['fine_tuned_mse']:.4f}; ratio "
+        f"fine-tuned/scratch {g['ratio']:.2f} (95 % CI [{g['low']:.2f}, {g['high']:.2f}], below 1: it pays): "
+        f"**{g['verdict']}**."
+        for g in rows
+    )
+
+
+@register_task(
+    "generative",
+    compare=lambda records: [summarize_generative(records)],
+    panels=_generative_panels,
+    report=_generative_report,
+    sections=lambda records, rows: {"generative": records},
+    needs_target=True,
+)
+def generative_task(context):
+    """The autoencoder fine-tuned to denoise a few of `--target`'s images, against scratch."""
+    options = context.options
+    print(
+        f"      generative: denoising {options.target} images, fine-tuned from the autoencoder vs from scratch",
+        flush=True,
+    )
+    return generative_transfer(
+        context.pretrained.autoencoder,
+        *context.study.target_data,
+        seeds=context.seeds,
+        steps=options.generative_steps,
+        noise_stddev=context.config.noise_stddev or 0.2,
+        max_test_images=options.max_test_images,
+    )

@@ -45,7 +45,7 @@ from tlkeras.study.strategies import (
 )
 from tlkeras.training import accuracy_of
 
-# The classification settings of the map; `tlkeras.study.demo_plan.SETTINGS` adds the other tasks.
+# The classification settings of the map; `tlkeras.study.demo_plan.list_settings` adds the registered tasks.
 CLASSIFICATION_SETTINGS = ("in_domain", "class_disjoint", "cross_domain")
 # The schedule of the default protocol, fixed before the runs it is used in (`Schedule`'s defaults).
 FIXED_SCHEDULE = Schedule()
@@ -75,6 +75,11 @@ def describe_arm(name):
     if cut:
         said += f" Cut at `{cut}` ({CUTS[cut][0]}, {CUTS[cut][1]}), not the {CUT}."
     return said
+
+
+def strategy_glossary(strategies):
+    """A Markdown list saying what each strategy does, from its registered docstring."""
+    return "\n".join(f"- `{name}`: {describe_arm(name)}" for name in strategies)
 
 
 def protocol(validation_size, schedule):

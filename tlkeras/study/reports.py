@@ -2,9 +2,7 @@
 
 import os
 
-from tlkeras.pretraining import POOR_RECONSTRUCTION
 from tlkeras.saving import write_json, write_text
-from tlkeras.study.label_efficiency import describe_arm
 
 
 def markdown_table(summary, setting=None):
@@ -139,11 +137,6 @@ def comparison_table(rows, unit="points", scale=100.0):
     return "\n".join(lines) + _planning(rows)
 
 
-def strategy_glossary(strategies):
-    """A Markdown list saying what each strategy does, from its registered docstring."""
-    return "\n".join(f"- `{name}`: {describe_arm(name)}" for name in strategies)
-
-
 CSV_COLUMNS = (
     "setting",
     "strategy",
@@ -187,118 +180,3 @@ def clustering_table(rows):
             f"{r['baseline_mean']:.3f} | {r['gain']:+.3f} | {interval} | {said} | {r['seeds']} |"
         )
     return "\n".join(lines) + _planning(rows)
-
-
-def demo_report(
-    name,
-    options,
-    summary,
-    rows,
-    generative_row,
-    pretrained,
-    quality,
-    seconds,
-    clustering_rows=(),
-    ablation_rows=(),
-):
-    """The Markdown of `tlkeras demo`'s `report.md`: the map, the accuracies, what each strategy is, how it ran."""
-    import keras
-
-    from tlkeras.study.statistics import recommend
-
-    settings = list(dict.fromkeys(r["setting"] for r in summary))
-    tables = "\n\n".join(f"### {setting}\n\n{markdown_table(summary, setting)}" for setting in settings)
-    # `recommend` names nothing where the runs chose nothing on a validation split (a fixed schedule)
-    choices = {setting: recommend(summary, setting) for setting in settings}
-    chosen = "; ".join(
-        f"{setting}: " + ", ".join(f"{n}/class `{name}`" for n, name in best.items())
-        for setting, best in choices.items()
-        if best
-    )
-    chosen = f"\n\nChosen on validation (best mean validation accuracy): {chosen}." if chosen else ""
-    generative = ""
-    if generative_row:
-        g = generative_row
-        generative = (
-            f"\n\n### generative\n\nDenoising {g['images']} {options.target} images: test MSE from scratch "
-            f"{g['scratch_mse']:.4f}, fine-tuned from the autoencoder {g['fine_tuned_mse']:.4f}; ratio "
-            f"fine-tuned/scratch {g['ratio']:.2f} (95 % CI [{g['low']:.2f}, {g['high']:.2f}]): **{g['verdict']}**."
-        )
-    clustering = ""
-    if clustering_rows:
-        clustering = (
-            "\n\n### clustering\n\nThe test images clustered without labels (accuracy under the best matching "
-            "of clusters to classes, and NMI), from the autoencoder's codes against the same recipe on pixels "
-            "(PCA; `+umap`: through UMAP, the N2D recipe)"
-            + (
-                "; the embedding and the clusters fitted on the clustered test images and every training image "
-                "(N2D's protocol), only the test images scored"
-                if options.clustering_fit == "all"
-                else ""
-            )
-            + f":\n\n{clustering_table(clustering_rows)}"
-        )
-    ablations = ""
-    if ablation_rows:
-        ablations = (
-            "\n\n### ablations\n\nEach strategy against the same recipe with one part removed, paired per seed: "
-            f"a win is the removed part's only if this row wins too.\n\n{comparison_table(ablation_rows)}"
-        )
-    warning = ""
-    if quality["ratio"] > POOR_RECONSTRUCTION:
-        warning = (
-            f"\n\n**Warning: the autoencoder is barely better than the mean image** (its MSE is "
-            f"{quality['ratio']:.0%} of the mean image's): it learned little, and every transfer row above measures "
-            "an encoder that learned little. Pretrain longer (`--pretrain-min-steps`, `--pretrain-epochs`)."
-        )
-    verdict_list = [r["verdict"] for r in (*rows, *ablation_rows, *clustering_rows)]
-    multiplicity = say_multiplicity(verdict_list + ([generative_row["verdict"]] if generative_row else []))
-    glossary = strategy_glossary(options.strategies)
-    if generative_row:
-        glossary += (
-            "\n- `generative`: the autoencoder fine-tuned to denoise a few images of `--target`, against the\n"
-            "  same network trained on them from scratch for the same steps; the ratio of their test MSEs\n"
-            "  (below 1: it pays)."
-        )
-    if options.validation_size:
-        how = (
-            f"every training length is chosen by early stopping on {options.validation_size} more labeled "
-            f"training images (a label-rich protocol: {options.validation_size:,} validation labels beyond the budget)"
-        )
-    else:
-        how = (
-            f"labels that count: a run at N labels per class uses those N and no other; every strategy trains a "
-            f"fixed {options.max_steps} steps per phase, written down in advance"
-        )
-    return f"""# Where learning from unlabeled images pays off: {name}
-
-Every strategy gets the same labeled images per seed; {how}; the test set only reports.
-Gains are paired per-seed differences from `scratch` with a 95 % Student-t confidence interval over
-{options.num_seeds} seeds; the verdict is read off the interval (`wins`: all of it above 0, `loses`: all of
-it below, `inconclusive`: the seeds cannot tell).
-
-## The map
-
-{comparison_table(rows)}{ablations}{generative}{clustering}
-
-How many of these to believe: {multiplicity} A `wins` that stands alone among many
-verdicts, with an interval that barely clears zero, is what chance produces; a rerun with other seeds
-is its test.
-
-![map](map.png){chosen}
-
-## Test accuracy (mean ± std over seeds)
-
-{tables}
-
-{glossary}
-
-Pretraining: {len(pretrained.history.get("loss", []))} epoch(s) on {options.max_images or "all"} unlabeled training
-images, {pretrained.seconds:.0f} s ({"reused from the cache" if pretrained.cached else "in this run"}); test
-reconstruction MSE {quality["mse"]:.4f}, against {quality["mean_image_mse"]:.4f} for predicting the mean training
-image for every image (ratio {quality["ratio"]:.2f}).{warning}
-
-Plots: `map.png`, `label_efficiency.png` (in-domain runs), `pretrain_loss.png`, `reconstructions.png`. Every run is in
-`results.json` / `results.csv`. Wall time: {seconds:.0f} s on {os.cpu_count()} CPUs,
-Keras {keras.__version__} on {keras.backend.backend()}.
-"""
