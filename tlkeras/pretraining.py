@@ -21,7 +21,7 @@ from tlkeras._validation import check_choice, check_images, check_labels, check_
 from tlkeras.images import streaming
 from tlkeras.models import UPSAMPLING, build_conv_autoencoder
 from tlkeras.saving import load_model, save_model, write_json
-from tlkeras.training import fit_or_raise
+from tlkeras.training import compile_model, fit_or_raise
 
 
 def default_cache_dir():
@@ -317,7 +317,7 @@ def pretrain_autoencoder(config=PretrainConfig(), cache_dir=None, images=None, v
     if model is None:  # an objective that trains nothing (`random`)
         history = {}
     else:
-        model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=loss)
+        compile_model(model, loss, config.learning_rate)
         if epochs > config.epochs and verbose == "auto":
             verbose = 2  # one line an epoch: a progress bar per pass of a small dataset is a wall of bars
         history = fit_or_raise(model, **fit_data, epochs=epochs, verbose=verbose, hint="lower `learning_rate`").history

@@ -1,6 +1,7 @@
-"""How every classifier of tlkeras compiles, trains and is scored: one compile, one fit that refuses to diverge.
+"""How every model of tlkeras compiles, trains and is scored: one compile, one fit that refuses to diverge.
 
-`compile_classifier` (cross-entropy, accuracy, an optimizer by name), `fit_or_raise`
+`compile_model` (the one compile, inside the model's distribution scope), `compile_classifier`
+(cross-entropy, accuracy, an optimizer by name), `fit_or_raise`
 (Keras' `fit` that raises when the loss becomes NaN) and `accuracy_of` are what the
 course's steps 3 and 4 (`tlkeras.transfer`) train with. How long the study's recipes
 train, by steps on a `Schedule`, is `tlkeras.study.schedule`.
@@ -30,17 +31,21 @@ def make_optimizer(optimizer, learning_rate):
         ) from e
 
 
-def compile_classifier(model, learning_rate, optimizer="adam"):
-    """Compile a softmax classifier for integer labels: cross-entropy, accuracy, `optimizer` at `learning_rate`."""
-    # Under tf.distribute the optimizer's variables must be made in the strategy the model
-    # was built in (TensorFlow models carry it as `distribute_strategy`; other backends don't).
+def compile_model(model, loss, learning_rate, optimizer="adam", **compile_kwargs):
+    """The one compile of tlkeras: `model.compile(optimizer at learning_rate, loss, ...)` inside its distribution scope.
+
+    Under tf.distribute the optimizer's variables must be made in the strategy the model was
+    built in (TensorFlow models carry it as `distribute_strategy`; other backends don't).
+    `compile_kwargs` (`metrics`, `loss_weights`, ...) go to `model.compile`.
+    """
     strategy = getattr(model, "distribute_strategy", None)
     with strategy.scope() if strategy is not None else contextlib.nullcontext():
-        model.compile(
-            optimizer=make_optimizer(optimizer, learning_rate),
-            loss="sparse_categorical_crossentropy",
-            metrics=["accuracy"],
-        )
+        model.compile(optimizer=make_optimizer(optimizer, learning_rate), loss=loss, **compile_kwargs)
+
+
+def compile_classifier(model, learning_rate, optimizer="adam"):
+    """Compile a softmax classifier for integer labels: cross-entropy, accuracy, `optimizer` at `learning_rate`."""
+    compile_model(model, "sparse_categorical_crossentropy", learning_rate, optimizer, metrics=["accuracy"])
 
 
 def fit_or_raise(model, *args, hint="lower the learning rate", **kwargs):

@@ -29,7 +29,8 @@ from tlkeras._validation import check_images, check_labeled, check_labels, check
 from tlkeras.study.parts import HEAD_DROPOUT, balanced_confident, network_from
 from tlkeras.study.registry import register_ablation, register_strategy, register_variant
 from tlkeras.study.schedule import Schedule, check_schedule
-from tlkeras.training import fit_or_raise
+from tlkeras.training import compile_model, fit_or_raise
+from tlkeras.transfer import fresh_copy
 
 
 def strong_augmentation(seed=None):
@@ -197,13 +198,13 @@ def train_consistency(
         "pseudo_labels": layers.Identity(name="pseudo_labels")(classifier(strong_augmentation(seed)(unlabeled))),
     }
     model = keras.Model({"labeled": labeled, "pseudo": unlabeled}, outputs, name="consistency")
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss={"labels": "sparse_categorical_crossentropy", "pseudo_labels": "sparse_categorical_crossentropy"},
+    compile_model(
+        model,
+        {"labels": "sparse_categorical_crossentropy", "pseudo_labels": "sparse_categorical_crossentropy"},
+        learning_rate,
         loss_weights={"labels": 1.0, "pseudo_labels": pseudo_label_weight},
     )
-    teacher = keras.models.clone_model(classifier)
-    teacher.set_weights(classifier.get_weights())
+    teacher = fresh_copy(classifier, keep_weights=True)
     batches = _Batches(
         (x_labeled, y_labeled), pool, threshold, schedule.batch_size, unlabeled_ratio, schedule.eval_every, seed
     )

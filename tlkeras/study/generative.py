@@ -14,7 +14,7 @@ from tlkeras._validation import check_images, check_model, check_number, check_s
 from tlkeras.plots import Panel
 from tlkeras.study.statistics import paired_comparison
 from tlkeras.study.tasks import register_task
-from tlkeras.training import fit_or_raise
+from tlkeras.training import compile_model, fit_or_raise
 from tlkeras.transfer import fresh_copy
 
 GENERATIVE_STEPS = 300  # Adam steps of each strategy of the generative comparison
@@ -78,7 +78,7 @@ def generative_transfer(
         for strategy in ("scratch", "fine_tuned"):
             keras.utils.set_random_seed(seed)
             model = fresh_copy(autoencoder, keep_weights=strategy != "scratch")
-            model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse")
+            compile_model(model, "mse", learning_rate)
             per_epoch = max(1, math.ceil(num_images / batch_size))
             index = np.random.default_rng(seed).integers(0, num_images, per_epoch * batch_size)
             fit_or_raise(

@@ -45,6 +45,7 @@ from tlkeras._validation import (
 from tlkeras.study.parts import HEAD_DROPOUT, balanced_confident, network_from
 from tlkeras.study.registry import register_ablation, register_strategy, register_variant
 from tlkeras.study.schedule import Schedule, check_schedule, train_on_schedule
+from tlkeras.training import compile_model
 from tlkeras.transfer import fresh_copy
 
 
@@ -203,7 +204,7 @@ def train_semi_supervised(
         if pseudo is not None:
             losses["pseudo_labels"] = "sparse_categorical_crossentropy"
             weights["pseudo_labels"] = pseudo_label_weight
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=losses, loss_weights=weights)
+        compile_model(model, losses, learning_rate, loss_weights=weights)
 
         def unlabeled_batch(rng, pseudo=pseudo):
             images = x_unlabeled[rng.integers(0, len(x_unlabeled), unlabeled_batch_size)]
