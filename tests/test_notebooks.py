@@ -55,13 +55,20 @@ def test_each_notebook_opens_with_a_title_and_has_one_parameters_cell(path):
     )
     tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1, "exactly one cell tagged `parameters`"
-    # one fast-mode switch, read as the library reads it (`TLKERAS_FAST=true` is fast here too)
-    assert "FAST = fast_mode()" in tagged[0].source and "SEED" in tagged[0].source
-    # the test harness stays out of the lesson: no backend switch among the knobs (`decoder_upsampling` holds it)
-    assert "backend()" not in tagged[0].source and " CI " not in tagged[0].source
+    # the knobs a student changes, the full run's values: the harness stays out of the parameters cell
+    assert "SEED" in tagged[0].source
+    for plumbing in ("FAST", "fast_mode", "backend()", "decoder_upsampling", "split_cpu", " CI "):
+        assert plumbing not in tagged[0].source, f"{path}: {plumbing!r} in the parameters cell"
     # tlkeras first, so that Keras starts without TensorFlow's start-up lines (tlkeras._quiet)
     first_code = next(c for c in nb.cells if c.cell_type == "code")
     assert first_code.source.startswith("import tlkeras"), "the first code cell imports tlkeras, before keras"
+    # one setup call before the parameters (the quick-run switch, read as the library reads it, and its banner)
+    before = "\n".join(c.source for c in nb.cells[: nb.cells.index(tagged[0])] if c.cell_type == "code")
+    assert before.count("setup_notebook(") == 1, f"{path}: one `course = setup_notebook()` before the parameters"
+    # the quick run's values, if any, in the one cell right after the parameters
+    code = [c.source for c in nb.cells if c.cell_type == "code"]
+    quick = [i for i, source in enumerate(code) if source.startswith("if course.fast:")]
+    assert len(quick) <= 1 and all(code[i - 1] == tagged[0].source for i in quick), f"{path}: the quick-run cell"
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
     assert "assert" in code, "a notebook checks its own claims"
     assert "tf.keras" not in code, "Keras 3: `import keras`, never tf.keras"
@@ -122,5 +129,5 @@ def test_parameters_cell_values_do_not_derive_from_each_other(path):
     for node in ast.parse(cell.source).body:
         assert isinstance(node, ast.Assign), f"{path}: the parameters cell holds assignments only"
         used = {n.id for n in ast.walk(node.value) if isinstance(n, ast.Name)}
-        assert not used & (assigned - {"FAST"}), f"{path}: {ast.unparse(node)} derives from another parameter"
+        assert not used & assigned, f"{path}: {ast.unparse(node)} derives from another parameter"
         assigned |= {t.id for t in node.targets}
