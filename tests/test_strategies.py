@@ -24,8 +24,8 @@ from tlkeras.study.strategies import (
 QUICK = Schedule(max_steps=6, eval_every=2, patience=1)
 # One self-training round: semi_supervised then trains twice, not four times (test_semi_supervised tests the rounds).
 OPTIONS = {
-    "frozen": {"reference_images": 32},
-    "lp_ft": {"reference_images": 32},
+    "frozen": {"pool_images": 32},
+    "lp_ft": {"pool_images": 32},
     "semi_supervised": {"unlabeled_batch_size": 8, "pseudo_label_rounds": 1},
 }
 
@@ -243,11 +243,11 @@ def test_a_transfer_strategy_cut_at_the_last_block_heads_its_feature_map(
     tiny_pretrained, images, labels, cut, encoder_output, pooling
 ):
     task = Task(tiny_pretrained, (images[:30], labels[:30]), images, None, 3, schedule=QUICK)
-    model, _ = train_strategy("lp_ft", task, cut=cut, reference_images=32)
+    model, _ = train_strategy("lp_ft", task, cut=cut, pool_images=32)
     encoder = model.get_layer("encoder")
     assert len(encoder.output_shape) == encoder_output and encoder.layers[-1].name == "encoder_block2_pool"
     assert pooling in [layer.name for layer in model.layers]
-    bottleneck, _ = train_strategy("frozen", task, reference_images=32)
+    bottleneck, _ = train_strategy("frozen", task, pool_images=32)
     assert bottleneck.get_layer("encoder").layers[-1].name == "bottleneck"  # the default cut
     with pytest.raises(ValueError, match="cut.*'middle'"):
         train_strategy("frozen", task, cut="middle")

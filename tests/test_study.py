@@ -7,7 +7,7 @@ from tlkeras.study.label_efficiency import label_efficiency
 from tlkeras.study.schedule import Schedule
 
 QUICK = Schedule(max_steps=6, eval_every=2, patience=1)
-FEW_REFERENCES = {"frozen": {"reference_images": 32}}
+FEW_REFERENCES = {"frozen": {"pool_images": 32}}
 
 
 def test_label_efficiency_records_every_run_reproducibly(tiny_pretrained, images, labels):
@@ -135,7 +135,7 @@ def test_each_transfer_strategy_runs_on_each_pretraining_and_cut_as_a_row_of_its
         strategies=("scratch", "frozen"),
         seeds=(0,),
         schedule=QUICK,
-        strategy_options={"frozen": {"reference_images": 32}},
+        strategy_options={"frozen": {"pool_images": 32}},
         cuts=("bottleneck", "block"),
         progress=False,
     )

@@ -399,27 +399,27 @@ def load_dataset(name):
     return DATASETS[name]()
 
 
-def sample_per_class(x, y, n, seed=0):
-    """A stratified sample of exactly `n` images of each class.
+def sample_per_class(x, y, labels_per_class, seed=0):
+    """A stratified sample of exactly `labels_per_class` images of each class.
 
     Args:
         x: images, first axis the samples.
         y: integer labels, one per image.
-        n: images to take from every class present in `y`.
+        labels_per_class: images to take from every class present in `y`.
         seed: seed of the draw. Defaults to `0`.
 
     Returns:
         `(x_sample, y_sample)`, classes in order, images within a class shuffled.
 
     Raises:
-        ValueError: if a class has fewer than `n` images.
+        ValueError: if a class has fewer than `labels_per_class` images.
 
     Example:
     >>> x = np.zeros((6, 2, 2, 1), "float32"); y = np.array([0, 0, 1, 1, 1, 2])
     >>> sample_per_class(x, y, 1)[1]
     array([0, 1, 2])
     """
-    n = check_positive_int(n, "n")
+    n = check_positive_int(labels_per_class, "labels_per_class")
     seed = check_seed(seed)
     check_array(x, "x")
     y = check_labels(check_array(y, "y"), "y", length=len(x))
@@ -429,7 +429,7 @@ def sample_per_class(x, y, n, seed=0):
     short = {int(c): int(k) for c, k in zip(classes, counts, strict=True) if k < n}
     if short:
         raise ValueError(
-            f"`n` is larger than the images available: n={n} per class was asked for, "
+            f"`labels_per_class` is larger than the images available: labels_per_class={n} was asked for, "
             f"but class(es) {sorted(short)} have only {short} images."
         )
     for c in classes:

@@ -26,7 +26,7 @@ import numpy as np
 from keras import layers
 
 from tlkeras._validation import check_images, check_labeled, check_labels, check_number, check_seed
-from tlkeras.study.parts import HEAD_DROPOUT, balanced_confident, network_from
+from tlkeras.study.parts import HEAD_DROPOUT, POOL_IMAGES, balanced_confident, network_from
 from tlkeras.study.registry import register_ablation, register_strategy, register_variant
 from tlkeras.study.schedule import Schedule, check_schedule
 from tlkeras.training import compile_model, fit_or_raise
@@ -148,7 +148,7 @@ def train_consistency(
     schedule=Schedule(),
     threshold=0.95,
     unlabeled_ratio=3,
-    pool_images=10000,
+    pool_images=POOL_IMAGES,
     ema_decay=0.99,
     pseudo_label_weight=1.0,
     learning_rate=1e-3,
@@ -164,7 +164,7 @@ def train_consistency(
         schedule: a `tlkeras.training.Schedule` (`eval_every` steps between teacher refreshes).
         threshold: the confidence a pseudo-label needs. Defaults to `0.95`.
         unlabeled_ratio: pseudo-labeled images per labeled one in a batch. Defaults to `3`.
-        pool_images: unlabeled images the teacher labels. Defaults to `10000`.
+        pool_images: unlabeled images the teacher labels. Defaults to `POOL_IMAGES` (10,000).
         ema_decay: the teacher's moving-average decay per step. Defaults to `0.99`.
         pseudo_label_weight: weight of the pseudo-labels' cross-entropy. Defaults to `1.0`.
         learning_rate: Adam's learning rate. Defaults to `1e-3`.

@@ -36,6 +36,7 @@ from tlkeras.study.strategies import (
     CUT,
     CUTS,
     DEFAULT_AUGMENT,
+    POOL_IMAGES,
     Task,
     check_options,
     describe,
@@ -108,7 +109,7 @@ def label_efficiency(
     strategy_options=None,
     validation_size=0,
     unlabeled=None,
-    max_unlabeled=10000,
+    pool_images=POOL_IMAGES,
     num_classes=None,
     setting="in_domain",
     progress=True,
@@ -140,10 +141,10 @@ def label_efficiency(
         validation_size: labeled images held out to choose every training length on (more
             labels than the budget: a label-rich protocol); `0` spends none. Defaults to `0`.
         unlabeled: the unlabeled pool, an array or a stream (`tlkeras.images.streaming`;
-            its first `max_unlabeled` images are read into memory, the pool the
+            its first `pool_images` images are read into memory, the pool the
             strategies draw from); `None` uses the training images (less the
             validation split, if any). Defaults to `None`.
-        max_unlabeled: images read from a stream of unlabeled images. Defaults to `10000`.
+        pool_images: images read from a stream of unlabeled images. Defaults to `POOL_IMAGES` (10,000).
         num_classes: number of classes; `None` takes it from `y_train`. Test
             labels outside it are an error. Defaults to `None`.
         setting: recorded in each run: one of `CLASSIFICATION_SETTINGS`. Defaults to `"in_domain"`.
@@ -201,7 +202,7 @@ def label_efficiency(
                     (arm_name(name, objective, cut), name, objective, {**strategy_options.get(name, {}), "cut": cut})
                 )
     check_schedule(schedule)
-    max_unlabeled = check_number(max_unlabeled, "max_unlabeled", 1, integer=True)
+    pool_images = check_number(pool_images, "pool_images", 1, integer=True)
     seeds = check_seeds(seeds)
     if isinstance(labels_per_class, (int, np.integer)) or not labels_per_class:
         raise ValueError(f"`labels_per_class` must be a non-empty tuple. Received: {labels_per_class!r}")
@@ -218,7 +219,7 @@ def label_efficiency(
 
     def pool(images, name):
         if streaming.is_stream(images):
-            images = streaming.take_images(images, max_unlabeled, name)
+            images = streaming.take_images(images, pool_images, name)
         return check_images(images, name, expected_shape=x_train.shape[1:])
 
     unlabeled = x_pool if unlabeled is None else pool(unlabeled, "unlabeled")

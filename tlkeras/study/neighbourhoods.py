@@ -12,12 +12,19 @@ import numpy as np
 
 from tlkeras._validation import check_choice, check_number
 from tlkeras.study.clustering import FEATURES, embed
-from tlkeras.study.parts import HEAD_DROPOUT, LEARNING_RATE, balanced_confident, train_new_network
+from tlkeras.study.parts import HEAD_DROPOUT, LEARNING_RATE, POOL_IMAGES, balanced_confident, train_new_network
 from tlkeras.study.registry import register_ablation, register_strategy, register_variant
 
 
 def neighbourhood_pseudo_labels(
-    autoencoder, labeled, unlabeled, num_classes, features="autoencoder+umap", pool_images=10000, share=0.5, seed=0
+    autoencoder,
+    labeled,
+    unlabeled,
+    num_classes,
+    features="autoencoder+umap",
+    pool_images=POOL_IMAGES,
+    share=0.5,
+    seed=0,
 ):
     """Pseudo-labels of unlabeled images, from a logistic regression on the labeled ones in a shared embedding.
 
@@ -28,7 +35,7 @@ def neighbourhood_pseudo_labels(
         num_classes: number of classes.
         features: the embedding, one of `tlkeras.study.clustering.FEATURES` (see `tlkeras.study.clustering.embed`).
             Defaults to `"autoencoder+umap"`.
-        pool_images: unlabeled images embedded with the labeled ones. Defaults to `10000`.
+        pool_images: unlabeled images embedded with the labeled ones. Defaults to `POOL_IMAGES` (10,000).
         share: share of the pool returned, the same number per class. Defaults to `0.5`.
         seed: seeds UMAP and the regression. Defaults to `0`.
 
@@ -55,7 +62,7 @@ def neighbourhood(
     task,
     *,
     features="autoencoder+umap",
-    pool_images=10000,
+    pool_images=POOL_IMAGES,
     pseudo_label_share=0.5,
     learning_rate=LEARNING_RATE,
     dropout=HEAD_DROPOUT,

@@ -43,9 +43,9 @@ def pretrained_classifier(task, cut, **head):
     return build_classifier(encoder, task.num_classes, pooling=pooling, augment=task.augment, **head)
 
 
-def probe(task, cut, reference_images):
+def probe(task, cut, pool_images):
     """A linear head on the pretrained encoder's features, standardised with unlabeled images' statistics."""
-    return pretrained_classifier(task, cut, normalize="standard", reference_images=task.unlabeled[:reference_images])
+    return pretrained_classifier(task, cut, normalize="standard", reference_images=task.unlabeled[:pool_images])
 
 
 def train_new_network(task, *, learning_rate, dropout, pseudo=None):
@@ -77,7 +77,9 @@ PROBE_LEARNING_RATE = 1e-2  # a linear head on frozen, standardised features
 # nearly where it started (notebook 04 compares the two).
 FINE_TUNE_LEARNING_RATE = 3e-4
 HEAD_DROPOUT = 0.3
-REFERENCE_IMAGES = 10000  # unlabeled images whose feature statistics standardise a frozen encoder
+# How many images of the unlabeled pool a recipe reads: a frozen encoder's feature statistics, the
+# neighbourhoods' embedding, consistency's pseudo-labels.
+POOL_IMAGES = 10000
 
 
 def balanced_confident(probabilities, per_class):

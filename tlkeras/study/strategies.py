@@ -31,8 +31,8 @@ from tlkeras.study.parts import (  # noqa: F401 (the recipes' defaults are this 
     FINE_TUNE_LEARNING_RATE,
     HEAD_DROPOUT,
     LEARNING_RATE,
+    POOL_IMAGES,
     PROBE_LEARNING_RATE,
-    REFERENCE_IMAGES,
     fine_tune_on_schedule,
     pretrained_classifier,
     probe,
@@ -63,9 +63,9 @@ def scratch(task, *, learning_rate=LEARNING_RATE, dropout=HEAD_DROPOUT):
 
 
 @register_strategy
-def frozen(task, *, cut=CUT, learning_rate=PROBE_LEARNING_RATE, reference_images=REFERENCE_IMAGES):
+def frozen(task, *, cut=CUT, learning_rate=PROBE_LEARNING_RATE, pool_images=POOL_IMAGES):
     """The pretrained encoder frozen, a linear head on standardised features (a linear probe)."""
-    classifier = probe(task, cut, reference_images)
+    classifier = probe(task, cut, pool_images)
     return classifier, fine_tune_on_schedule(task, classifier, learning_rate, None)
 
 
@@ -90,8 +90,8 @@ def lp_ft(
     cut=CUT,
     probe_learning_rate=PROBE_LEARNING_RATE,
     fine_tune_learning_rate=FINE_TUNE_LEARNING_RATE,
-    reference_images=REFERENCE_IMAGES,
+    pool_images=POOL_IMAGES,
 ):
     """Linear probe first, then everything at a low learning rate (LP-FT, Kumar et al., 2022)."""
-    classifier = probe(task, cut, reference_images)
+    classifier = probe(task, cut, pool_images)
     return classifier, fine_tune_on_schedule(task, classifier, probe_learning_rate, fine_tune_learning_rate)
