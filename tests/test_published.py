@@ -173,6 +173,17 @@ def test_the_drift_checks_fail_on_hand_edited_numbers_and_on_yesterdays_prose(tm
     assert overreach("It wins, +5.9 [+5.0, +6.9]; the other part adds nothing the seeds show.") == []
 
 
+def test_a_paired_quote_of_two_arms_is_the_ablation_the_run_declared():
+    # `paired` computes from the runs what the run itself compared: where both exist, they agree.
+    name, row = next((name, row) for name in published.index() for row in published.load(name).get("ablations", []))
+    where = f"{row['setting']} {row['labels_per_class']} {row['strategy']}"
+    assert published.quote(f"{name} paired {where} {row['ablation']}") == published.quote(
+        f"{name} ablation {where} {row['ablation']}"
+    )
+    with pytest.raises(ValueError, match="0 paired rows match"):
+        published.quote(f"{name} paired {row['setting']} {row['labels_per_class']} no_such_arm {row['ablation']}")
+
+
 def test_the_results_command_lists_renders_and_refuses_unknown_runs(tmp_path, capsys):
     from tlkeras.cli import main
 

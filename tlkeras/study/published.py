@@ -179,6 +179,8 @@ def quote(query, root=RESULTS, cache=None):
     Queries:
         `NAME comparison SETTING N STRATEGY`: the gain over scratch, interval and verdict;
         `NAME ablation SETTING N STRATEGY ABLATION`: the gain over the ablation;
+        `NAME paired SETTING N STRATEGY BASELINE`: any two arms of the run, paired per seed (computed
+            from its runs: a comparison the run did not declare, such as one cut against another);
         `NAME accuracy SETTING N STRATEGY`: mean test accuracy over seeds, in %;
         `NAME clustering FEATURES METHOD METRIC`: the codes' gain over pixels;
         `NAME score FEATURES METHOD METRIC`: the mean clustering score;
@@ -215,6 +217,14 @@ def quote(query, root=RESULTS, cache=None):
             result["ablations"], "ablation", setting=setting, labels_per_class=n, strategy=strategy, ablation=ablation
         )
         return reports.say(row)
+    if kind == "paired":
+        from tlkeras.study.statistics import compare_with_scratch
+
+        setting, n, strategy, baseline = args
+        runs = [
+            r for r in result["runs"] if (r.get("setting", "in_domain"), str(r["labels_per_class"])) == (setting, n)
+        ]
+        return reports.say(one(compare_with_scratch(runs, baseline=baseline), "paired", strategy=strategy))
     if kind == "accuracy":
         setting, n, strategy = args
         runs = [
