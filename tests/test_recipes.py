@@ -155,3 +155,22 @@ def test_the_contributing_guides_task_registers_runs_and_is_drawn(tmp_path, imag
         del TASKS["retrieval"]
     with pytest.raises(ValueError, match="settings.*Received.*retrieval"):
         DemoOptions(settings=("retrieval",))
+
+
+def test_the_contributing_guides_ablation_differs_in_its_declared_part_only(
+    tiny_pretrained, images, labels, monkeypatch
+):
+    from test_ablations import MEASURED, _card
+
+    from tlkeras.study import strategies
+
+    [(title, code)] = [b for b in _blocks(os.path.join("docs", "contributing.md")) if "register_ablation" in b[1]]
+    exec(compile(code, f"contributing.md: {title}", "exec"), {"__name__": "__contributing__"})
+    try:
+        assert ("consistency_from_autoencoder", "consistency", "the pretrained start") in strategies.list_ablations()
+        full = _card("consistency_from_autoencoder", tiny_pretrained, images, labels, monkeypatch)
+        cut = _card("consistency", tiny_pretrained, images, labels, monkeypatch)
+        assert {facet for facet in MEASURED if full[facet] != cut[facet]} == {"start"}
+    finally:
+        strategies.unregister_strategy("consistency_from_autoencoder")
+    assert "consistency_from_autoencoder" not in strategies.list_strategies()
