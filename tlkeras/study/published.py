@@ -182,6 +182,8 @@ def quote(query, root=RESULTS, cache=None):
         `NAME paired SETTING N STRATEGY BASELINE`: any two arms of the run, paired per seed (computed
             from its runs: a comparison the run did not declare, such as one cut against another);
         `NAME accuracy SETTING N STRATEGY`: mean test accuracy over seeds, in %;
+        `NAME pretraining SETTING OBJECTIVE`: the seconds that objective's pretraining took (in the run
+            that trained it: a cached encoder keeps its first run's time);
         `NAME clustering FEATURES METHOD METRIC`: the codes' gain over pixels;
         `NAME score FEATURES METHOD METRIC`: the mean clustering score;
         `NAME generative`: the ratio of test MSEs, fine-tuned over scratch;
@@ -225,6 +227,12 @@ def quote(query, root=RESULTS, cache=None):
             r for r in result["runs"] if (r.get("setting", "in_domain"), str(r["labels_per_class"])) == (setting, n)
         ]
         return reports.say(one(compare_with_scratch(runs, baseline=baseline), "paired", strategy=strategy))
+    if kind == "pretraining":
+        setting, objective = args
+        seconds = result["configuration"].get("pretraining_seconds", {}).get(setting, {}).get(objective)
+        if seconds is None:
+            raise ValueError(f"Marker {query!r}: results/{name}/results.json records no such pretraining time")
+        return f"{seconds:.0f} s"
     if kind == "accuracy":
         setting, n, strategy = args
         runs = [
