@@ -104,7 +104,7 @@ def test_label_efficiency_rejects_bad_arguments(tiny_pretrained, images, labels)
         label_efficiency(tiny_pretrained, data, data, strategy_options={"scratch": {"stepz": 3}})
     with pytest.raises(ValueError, match="strategy_options"):
         label_efficiency(tiny_pretrained, data, data, strategies=("scratch",), strategy_options={"lp_ft": {}})
-    with pytest.raises(ValueError, match="n=50"):
+    with pytest.raises(ValueError, match="`labels_per_class` 50 is more than"):
         label_efficiency(tiny_pretrained, data, data, labels_per_class=(50,), validation_size=5, progress=False)
     with pytest.raises(ValueError, match="test\\[0\\]"):
         label_efficiency(tiny_pretrained, data, (images[:, :8], labels))

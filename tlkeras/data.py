@@ -399,6 +399,32 @@ def load_dataset(name):
     return DATASETS[name]()
 
 
+def check_labels_per_class(y, labels_per_class, what="`y`"):
+    """The one label-budget check: `labels_per_class` images must exist in every class of `y`.
+
+    Returns the budget, a positive int; raises a `ValueError` that names the shortest class, its
+    count and every class short of the budget.
+
+    Example:
+    >>> check_labels_per_class(np.array([0, 0, 1, 1, 1]), 2)
+    2
+    >>> check_labels_per_class(np.array([0, 0, 1, 1, 1]), 3)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: `labels_per_class` 3 is more than the 2 images left in class 0 of `y` (every class short of it, ...
+    """
+    n = check_positive_int(labels_per_class, "labels_per_class")
+    classes, counts = np.unique(y, return_counts=True)
+    short = {int(c): int(k) for c, k in zip(classes, counts, strict=True) if k < n}
+    if short:
+        shortest = min(short, key=short.get)
+        raise ValueError(
+            f"`labels_per_class` {n} is more than the {short[shortest]} images left in class {shortest} of {what} "
+            f"(every class short of it, with its count: {short})."
+        )
+    return n
+
+
 def sample_per_class(x, y, labels_per_class, seed=0):
     """A stratified sample of exactly `labels_per_class` images of each class.
 
@@ -419,19 +445,13 @@ def sample_per_class(x, y, labels_per_class, seed=0):
     >>> sample_per_class(x, y, 1)[1]
     array([0, 1, 2])
     """
-    n = check_positive_int(labels_per_class, "labels_per_class")
     seed = check_seed(seed)
     check_array(x, "x")
     y = check_labels(check_array(y, "y"), "y", length=len(x))
+    n = check_labels_per_class(y, labels_per_class)
     rng = np.random.default_rng(seed)
     picked = []
-    classes, counts = np.unique(y, return_counts=True)
-    short = {int(c): int(k) for c, k in zip(classes, counts, strict=True) if k < n}
-    if short:
-        raise ValueError(
-            f"`labels_per_class` is larger than the images available: labels_per_class={n} was asked for, "
-            f"but class(es) {sorted(short)} have only {short} images."
-        )
+    classes = np.unique(y)
     for c in classes:
         picked.append(rng.choice(np.flatnonzero(y == c), size=n, replace=False))
     idx = np.concatenate(picked)

@@ -322,16 +322,9 @@ def _class_split(options, classes):
 
 def _check_budget(y, n, validation_size, what):
     """`n` labeled images per class must be left in every class once the validation split is carved off."""
-    from tlkeras.data import validation_mask
-
-    counts = np.bincount(y)
-    left = np.bincount(y[~validation_mask(y, validation_size)], minlength=len(counts)) if validation_size else counts
-    short = int(np.flatnonzero(counts)[np.argmin(left[counts > 0])])
-    if n > left[short]:
-        raise ValueError(
-            f"`--labels-per-class` {n} is more than the {left[short]} images left in class {short} of {what} "
-            f"({counts[short]} images, less its share of the validation split of {validation_size})."
-        )
+    left = y[~datasets.validation_mask(y, validation_size)] if validation_size else y
+    split = f", less its share of the validation split of {validation_size}" if validation_size else ""
+    datasets.check_labels_per_class(left, n, f"{what}{split}")
 
 
 @dataclasses.dataclass(frozen=True)

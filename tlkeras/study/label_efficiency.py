@@ -215,7 +215,7 @@ def label_efficiency(
         (x_pool, y_pool), validation_data = data.validation_split(x_train, y_train, validation_size)
     else:
         (x_pool, y_pool), validation_data = (x_train, y_train), None
-    data.sample_per_class(x_pool, y_pool, max(budgets))  # too few images of a class: fail before any training
+    data.check_labels_per_class(y_pool, max(budgets), "the training images")  # before any training
 
     def pool(images, name):
         if streaming.is_stream(images):
