@@ -318,16 +318,11 @@ def demo_report(
     verdicts = [r["verdict"] for r in (*rows, *ablation_rows, *(r for rs in task_rows.values() for r in rs))]
     multiplicity = say_multiplicity(verdicts)
     glossary = strategy_glossary(options.strategies)
+    lengths = protocol(options.validation_size, Schedule(max_steps=options.max_steps))["lengths"]
     if options.validation_size:
-        how = (
-            f"every training length is chosen by early stopping on {options.validation_size} more labeled "
-            f"training images (a label-rich protocol: {options.validation_size:,} validation labels beyond the budget)"
-        )
+        how = f"every training length chosen on labels beyond the budget ({lengths})"
     else:
-        how = (
-            f"labels that count: a run at N labels per class uses those N and no other; every strategy trains a "
-            f"fixed {options.max_steps} steps per phase, written down in advance"
-        )
+        how = f"labels that count: a run at N labels per class uses those N and no other; training length ({lengths})"
     return f"""# Where learning from unlabeled images pays off: {name}
 
 Every strategy gets the same labeled images per seed; {how}; the test set only reports.
