@@ -183,7 +183,8 @@ def quote(query, root=RESULTS, cache=None):
             from its runs: a comparison the run did not declare, such as one cut against another);
         `NAME accuracy SETTING N STRATEGY`: mean test accuracy over seeds, in %;
         `NAME pretraining SETTING OBJECTIVE`: the seconds that objective's pretraining took (in the run
-            that trained it: a cached encoder keeps its first run's time);
+            that trained it: a cached encoder keeps its first run's time); `NAME pretraining`: the
+            run's own autoencoder's;
         `NAME clustering FEATURES METHOD METRIC`: the codes' gain over pixels;
         `NAME score FEATURES METHOD METRIC`: the mean clustering score;
         `NAME generative`: the ratio of test MSEs, fine-tuned over scratch;
@@ -228,8 +229,11 @@ def quote(query, root=RESULTS, cache=None):
         ]
         return reports.say(one(compare_with_scratch(runs, baseline=baseline), "paired", strategy=strategy))
     if kind == "pretraining":
-        setting, objective = args
-        seconds = result["configuration"].get("pretraining_seconds", {}).get(setting, {}).get(objective)
+        if args:
+            setting, objective = args
+            seconds = result["configuration"].get("pretraining_seconds", {}).get(setting, {}).get(objective)
+        else:
+            seconds = result["configuration"].get("pretrain_seconds")
         if seconds is None:
             raise ValueError(f"Marker {query!r}: results/{name}/results.json records no such pretraining time")
         return f"{seconds:.0f} s"
