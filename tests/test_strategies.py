@@ -111,6 +111,10 @@ def test_options_are_checked_per_strategy_before_training():
         check_options("scratch", {"dropout_rate": 0.1})
     with pytest.raises(ValueError, match="no option.*'seed'"):  # shared arguments are not options
         check_options("lp_ft", {"seed": 1})
+    for name in ("consistency", "semi_supervised"):  # nor is what a strategy hands its training loop
+        for given in ("seed", "x_unlabeled", "schedule", "classifier"):
+            with pytest.raises(ValueError, match=f"no option.*'{given}'"):
+                check_options(name, {given: None})
     with pytest.raises(ValueError, match="magic"):
         check_options("magic", {})
 

@@ -235,11 +235,7 @@ def consistency(task, *, start="random", dropout=HEAD_DROPOUT, **options):
     classifier = network_from(task, start, dropout)
     outcome = train_consistency(
         classifier,
-        *task.labeled,
-        task.unlabeled,
-        task.validation_data,
-        schedule=task.schedule,
-        seed=task.seed,
+        **task.training_data,
         **options,
     )
     return classifier, outcome

@@ -14,6 +14,9 @@ from tlkeras._validation import check_choice, check_images, check_labeled, check
 from tlkeras.models import AUGMENTATIONS
 from tlkeras.study.schedule import Schedule, check_schedule
 
+# The keywords under which a training loop (`train_consistency`, `train_semi_supervised`) takes a task's inputs.
+_TRAINING_DATA = ("x_labeled", "y_labeled", "x_unlabeled", "validation_data", "schedule", "seed")
+
 # The augmentation every strategy of a study gets, unless the study says otherwise (no flips for digits).
 DEFAULT_AUGMENT = ("translate", "flip")
 
@@ -72,6 +75,17 @@ class Task:
         checked["augment"] = tuple(self.augment)
         for name, value in checked.items():
             object.__setattr__(self, name, value)
+
+    @property
+    def training_data(self):
+        """The inputs a training loop reads, as keywords: the labeled images, the pool, validation, schedule, seed."""
+        return dict(
+            zip(
+                _TRAINING_DATA,
+                (*self.labeled, self.unlabeled, self.validation_data, self.schedule, self.seed),
+                strict=True,
+            )
+        )
 
 
 _REGISTRY = {}
@@ -204,16 +218,21 @@ def check_options(name, options):
 
 
 def option_names(name):
-    """The names of strategy `name`'s own options (its keywords, and those of the function it forwards to)."""
-    own, fixed, target = set(), set(), get_strategy(name)
+    """The names of strategy `name`'s own options (its keywords, and those of the function it forwards to).
+
+    A function it forwards to gets the task's inputs from the strategy (`Task.training_data`, and
+    its required arguments, the networks): those are not options.
+    """
+    own, fixed, target, passed = set(), set(), get_strategy(name), set()
     while target is not None:  # the strategy, then each function its options are forwarded to
         own |= {
             p.name
             for p in inspect.signature(target).parameters.values()
-            if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+            if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name not in passed
+            if not (passed and p.default is p.empty)
         }
         fixed |= set(getattr(target, "fixed", {}))
-        target = getattr(target, "forwards_to", None)
+        target, passed = getattr(target, "forwards_to", None), set(_TRAINING_DATA)
     return own - {"task"} - fixed
 
 

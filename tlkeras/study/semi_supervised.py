@@ -242,11 +242,7 @@ def semi_supervised(task, *, start="random", dropout=HEAD_DROPOUT, **options):
     outcome = train_semi_supervised(
         classifier,
         decoder,
-        *task.labeled,
-        task.unlabeled,
-        task.validation_data,
-        schedule=task.schedule,
-        seed=task.seed,
+        **task.training_data,
         **options,
     )
     return classifier, outcome
