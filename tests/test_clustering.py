@@ -31,19 +31,19 @@ def test_the_study_scores_every_feature_and_method_per_seed_and_pairs_them():
     assert len(rows) == 2 * 4 * 2
     assert {(r["features"], r["method"]) for r in rows} >= {("pixels", "kmeans"), ("autoencoder+umap", "gmm")}
     pixels = [r for r in rows if r["features"] == "pixels" and r["method"] == "kmeans"]
-    assert all(r["accuracy"] == 1.0 and r["nmi"] == pytest.approx(1.0) and r["images"] == 45 for r in pixels)
+    assert all(r["cluster_accuracy"] == 1.0 and r["nmi"] == pytest.approx(1.0) and r["images"] == 45 for r in pixels)
     again = clustering_study(
         tiny_autoencoder(), images, labels, features=("pixels+umap",), seeds=(1,), max_images=45, progress=False
     )
-    assert [r["accuracy"] for r in again] == [
-        r["accuracy"] for r in rows if r["features"] == "pixels+umap" and r["seed"] == 1
+    assert [r["cluster_accuracy"] for r in again] == [
+        r["cluster_accuracy"] for r in rows if r["features"] == "pixels+umap" and r["seed"] == 1
     ]
     compared = compare_features(rows)
     assert {(c["features"], c["baseline"]) for c in compared} == {
         ("autoencoder", "pixels"),
         ("autoencoder+umap", "pixels+umap"),
     }
-    assert all(c["seeds"] == 2 and c["metric"] in ("accuracy", "nmi") for c in compared)
+    assert all(c["seeds"] == 2 and c["metric"] in ("cluster_accuracy", "nmi") for c in compared)
     first = next(c for c in compared if (c["features"], c["method"], c["metric"]) == ("autoencoder", "kmeans", "nmi"))
     mine = [r["nmi"] for r in rows if (r["features"], r["method"]) == ("autoencoder", "kmeans")]
     base = [r["nmi"] for r in rows if (r["features"], r["method"]) == ("pixels", "kmeans")]
@@ -92,6 +92,6 @@ def test_context_images_are_fitted_on_and_only_the_drawn_images_scored():
         progress=False,
         context_images=context.astype("float32"),
     )
-    assert row["images"] == 20 and row["fitted_on"] == 80 and row["accuracy"] == 1.0
+    assert row["images"] == 20 and row["fitted_on"] == 80 and row["cluster_accuracy"] == 1.0
     with pytest.raises(ValueError, match="context_images"):
         clustering_study(autoencoder, images, np.repeat([0, 1], 10), context_images=context[:, :4], progress=False)

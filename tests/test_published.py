@@ -201,6 +201,17 @@ def test_the_results_command_lists_renders_and_refuses_unknown_runs(tmp_path, ca
     )
 
 
+def test_a_result_file_from_before_the_clustering_score_was_renamed_loads_converted(tmp_path):
+    """`cluster_accuracy` was `accuracy`, the word for a classifier's score too: old files are converted on load."""
+    result = published.load("map")
+    old = json.loads(json.dumps(result).replace('"cluster_accuracy"', '"accuracy"'))
+    assert old["clustering"][0]["accuracy"] and old["clustering_comparisons"][0]["metric"] in ("accuracy", "nmi")
+    (tmp_path / "map").mkdir()
+    (tmp_path / "map" / "results.json").write_text(json.dumps(old))
+    (tmp_path / "runs.json").write_text(json.dumps({"map": published.index()["map"]}))
+    assert published.load("map", root=str(tmp_path)) == result
+
+
 @pytest.mark.skipif(
     __import__("keras").backend.backend() != "tensorflow", reason="an end-to-end demo run: TensorFlow only"
 )

@@ -194,7 +194,7 @@ def clustering_study(
             Defaults to `None`.
 
     Returns:
-        Rows `{"seed", "features", "method", "accuracy", "nmi", "images", "fitted_on", "seconds"}`:
+        Rows `{"seed", "features", "method", "cluster_accuracy", "nmi", "images", "fitted_on", "seconds"}`:
         `images` scored, `fitted_on` the images the embedding and clusters were fitted on.
 
     Example:
@@ -203,7 +203,7 @@ def clustering_study(
     >>> x = np.concatenate([rng.uniform(0, 0.2, (20, 8, 8, 1)), rng.uniform(0.8, 1, (20, 8, 8, 1))]).astype("float32")
     >>> rows = clustering_study(build_conv_autoencoder((8, 8, 1), filters=(4,), latent_dim=4), x,
     ...     np.repeat([0, 1], 20), features=("pixels",), methods=("kmeans",), seeds=(0,), progress=False)
-    >>> rows[0]["accuracy"]
+    >>> rows[0]["cluster_accuracy"]
     1.0
     """
     from sklearn.metrics import normalized_mutual_info_score
@@ -244,7 +244,7 @@ def clustering_study(
                     "seed": int(seed),
                     "features": kind,
                     "method": method,
-                    "accuracy": cluster_accuracy(labels[picked], predicted),
+                    "cluster_accuracy": cluster_accuracy(labels[picked], predicted),
                     "nmi": float(normalized_mutual_info_score(labels[picked], predicted)),
                     "images": int(count),
                     "fitted_on": int(count + len(context_images)),
@@ -254,7 +254,7 @@ def clustering_study(
     return rows
 
 
-def compare_features(rows, metrics=("accuracy", "nmi")):
+def compare_features(rows, metrics=("cluster_accuracy", "nmi")):
     """Paired per-seed differences of each autoencoder feature from the same recipe on pixels (`BASELINES`).
 
     Returns:

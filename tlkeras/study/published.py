@@ -90,6 +90,24 @@ def index(root=RESULTS):
     return runs
 
 
+def upgrade(result):
+    """A result file in today's names: one written before the clustering score was named `cluster_accuracy`
+    (a Hungarian-matched cluster accuracy, not a classifier's) is converted in place and returned.
+
+    Example:
+    >>> old = {"clustering": [{"accuracy": 0.5, "nmi": 0.4}], "clustering_comparisons": [{"metric": "accuracy"}]}
+    >>> upgrade(old)["clustering"], old["clustering_comparisons"]
+    ([{'cluster_accuracy': 0.5, 'nmi': 0.4}], [{'metric': 'cluster_accuracy'}])
+    """
+    for row in result.get("clustering", []):
+        if "accuracy" in row and "cluster_accuracy" not in row:
+            row["cluster_accuracy"] = row.pop("accuracy")
+    for row in result.get("clustering_comparisons", []):
+        if row.get("metric") == "accuracy":
+            row["metric"] = "cluster_accuracy"
+    return result
+
+
 def load(name, root=RESULTS):
     """The result file of published run `name`; a missing or unreadable one is a clear error."""
     known = index(root)
@@ -98,7 +116,7 @@ def load(name, root=RESULTS):
     path = os.path.join(root, name, "results.json")
     try:
         with open(path, encoding="utf-8") as f:
-            return json.load(f)
+            return upgrade(json.load(f))
     except FileNotFoundError:
         raise FileNotFoundError(f"Run {name!r} has no result file yet: `tlkeras results rerun {name}`.") from None
     except json.JSONDecodeError as e:
