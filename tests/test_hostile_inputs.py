@@ -309,7 +309,8 @@ def test_two_runs_of_one_seed_are_refused_not_silently_dropped():
     from tlkeras.study.clustering import compare_features
 
     rows = [
-        {"features": f, "method": "kmeans", "seed": 0, "cluster_accuracy": 0.5, "nmi": 0.5} for f in ("autoencoder", "pixels")
+        {"features": f, "method": "kmeans", "seed": 0, "cluster_accuracy": 0.5, "nmi": 0.5}
+        for f in ("autoencoder", "pixels")
     ]
     with pytest.raises(ValueError, match="two runs of features 'pixels', method 'kmeans', seed 0"):
         compare_features([*rows, rows[1]])
