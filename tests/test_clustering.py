@@ -27,13 +27,13 @@ def _blobs():
 
 def test_the_study_scores_every_feature_and_method_per_seed_and_pairs_them():
     images, labels = _blobs()
-    rows = clustering_study(tiny_autoencoder(), images, labels, seeds=(0, 1), max_images=45, progress=False)
+    rows = clustering_study(tiny_autoencoder(), images, labels, seeds=(0, 1), images_per_seed=45, progress=False)
     assert len(rows) == 2 * 4 * 2
     assert {(r["features"], r["method"]) for r in rows} >= {("pixels", "kmeans"), ("autoencoder+umap", "gmm")}
     pixels = [r for r in rows if r["features"] == "pixels" and r["method"] == "kmeans"]
     assert all(r["cluster_accuracy"] == 1.0 and r["nmi"] == pytest.approx(1.0) and r["images"] == 45 for r in pixels)
     again = clustering_study(
-        tiny_autoencoder(), images, labels, features=("pixels+umap",), seeds=(1,), max_images=45, progress=False
+        tiny_autoencoder(), images, labels, features=("pixels+umap",), seeds=(1,), images_per_seed=45, progress=False
     )
     assert [r["cluster_accuracy"] for r in again] == [
         r["cluster_accuracy"] for r in rows if r["features"] == "pixels+umap" and r["seed"] == 1
@@ -56,8 +56,8 @@ def test_the_study_scores_every_feature_and_method_per_seed_and_pairs_them():
         (dict(features=("edges",)), "features"),
         (dict(methods=("dbscan",)), "methods"),
         (dict(seeds=(0, 0)), "repeat"),
-        (dict(max_images=1), "max_images"),
-        (dict(max_images=1000), "max_images"),
+        (dict(images_per_seed=1), "images_per_seed"),
+        (dict(images_per_seed=1000), "images_per_seed"),
         (dict(num_clusters=1), "num_clusters"),
         (dict(labels="one class"), "at least 2 classes"),
         (dict(autoencoder="a classifier"), "no sub-model named 'encoder'"),

@@ -166,7 +166,7 @@ def clustering_study(
     features=FEATURES,
     methods=("kmeans", "gmm"),
     seeds=(0, 1, 2),
-    max_images=None,
+    images_per_seed=None,
     num_clusters=None,
     progress=True,
     context_images=None,
@@ -174,7 +174,7 @@ def clustering_study(
     """Cluster `images` with each method on each kind of features, per seed; score with the labels.
 
     The labels are used only to score (the clustering never sees them). Each seed draws its
-    own `max_images` of the images (all of them when `None`), so seeds differ in data as well
+    own `images_per_seed` of the images (all of them when `None`), so seeds differ in data as well
     as in the randomness of UMAP and of the clustering. With `context_images` (images without
     labels, say the training images), the embedding and the clusters are fitted on them and the
     drawn images together, and only the drawn images are scored: N2D's protocol, UMAP fitted on
@@ -187,7 +187,7 @@ def clustering_study(
         features: from `FEATURES`. Defaults to all four.
         methods: registered clustering methods (`CLUSTERING_METHODS`). Defaults to `("kmeans", "gmm")`.
         seeds: distinct seeds, one paired run each. Defaults to `(0, 1, 2)`.
-        max_images: images clustered per seed; `None`: all. Defaults to `None`.
+        images_per_seed: images clustered per seed; `None`: all. Defaults to `None`.
         num_clusters: clusters to find; `None`: the number of classes in `labels`. Defaults to `None`.
         progress: show a tqdm progress bar. Defaults to `True`.
         context_images: more images, without labels, fitted on with the scored ones; `None`: none.
@@ -221,13 +221,19 @@ def clustering_study(
     if classes < 2:
         raise ValueError(f"`labels` must hold at least 2 classes to score a clustering. Received: {classes} class")
     num_clusters = classes if num_clusters is None else check_number(num_clusters, "num_clusters", 2, integer=True)
-    count = len(images) if max_images is None else check_number(max_images, "max_images", 2, len(images), integer=True)
+    count = (
+        len(images)
+        if images_per_seed is None
+        else check_number(images_per_seed, "images_per_seed", 2, len(images), integer=True)
+    )
     if context_images is None:
         context_images = images[:0]
     else:
         context_images = check_images(context_images, "context_images", expected_shape=images.shape[1:])
     if count < num_clusters:
-        raise ValueError(f"{count} images cannot form {num_clusters} clusters. Received: max_images={max_images}")
+        raise ValueError(
+            f"{count} images cannot form {num_clusters} clusters. Received: images_per_seed={images_per_seed}"
+        )
 
     rows = []
     jobs = [(seed, f) for seed in seeds for f in features]
@@ -344,6 +350,6 @@ def clustering_task(context):
         x_test,
         y_test,
         seeds=context.seeds,
-        max_images=min(options.clustering_images, len(x_test)),
+        images_per_seed=min(options.clustering_images, len(x_test)),
         context_images=context.pool[: options.max_images] if everything else None,
     )

@@ -145,7 +145,9 @@ class DemoOptions:
         minimum=0,
     )
     max_test_images: int | None = _option(None, "evaluate on the first N test images only (default: all)", type=int)
-    generative_steps: int = _option(GENERATIVE_STEPS, "generative: Adam steps of each strategy", type=int)
+    generative_steps: int = _option(
+        GENERATIVE_STEPS, "generative: Adam steps of each arm (scratch, fine-tuned)", type=int
+    )
     clustering_images: int = _option(
         5000, "clustering: test images clustered per seed (at most the test set)", type=int
     )

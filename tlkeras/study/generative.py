@@ -17,7 +17,7 @@ from tlkeras.study.tasks import register_task
 from tlkeras.training import compile_model, fit_or_raise
 from tlkeras.transfer import fresh_copy
 
-GENERATIVE_STEPS = 300  # Adam steps of each strategy of the generative comparison
+GENERATIVE_STEPS = 300  # Adam steps of each arm of the generative comparison (scratch, fine-tuned)
 
 
 def denoising_mse(autoencoder, images, noise_stddev=0.2, seed=0):
@@ -31,14 +31,14 @@ def generative_transfer(
     train,
     test,
     seeds=(0, 1, 2),
-    num_images=100,
+    images_per_seed=100,
     steps=GENERATIVE_STEPS,
     batch_size=32,
     learning_rate=1e-3,
     noise_stddev=0.2,
     max_test_images=None,
 ):
-    """Fine-tune `autoencoder` to denoise `num_images` training images, against scratch; per-seed test MSE.
+    """Fine-tune `autoencoder` to denoise `images_per_seed` training images, against scratch; per-seed test MSE.
 
     Both arms, the pretrained autoencoder and a `fresh_copy` of it (same architecture,
     new weights), train `steps` Adam steps at `learning_rate` on the same images
@@ -49,7 +49,7 @@ def generative_transfer(
         autoencoder: the pretrained autoencoder (it is copied, never changed).
         train, test: `(x, y)` pairs of the new dataset; labels are ignored.
         seeds: one paired run per seed. Defaults to `(0, 1, 2)`.
-        num_images: training images, at most 100 in the study. Defaults to `100`.
+        images_per_seed: training images, at most 100 in the study. Defaults to `100`.
         steps: gradient steps of each arm. Defaults to `300`.
         batch_size: batch size. Defaults to `32`.
         learning_rate: Adam's learning rate. Defaults to `1e-3`.
@@ -63,7 +63,7 @@ def generative_transfer(
     shape = autoencoder.input_shape[1:]
     x_train = check_images(train[0], "train[0]", expected_shape=shape)
     x_test = check_images(test[0], "test[0]", expected_shape=shape)
-    num_images = check_number(num_images, "num_images", 1, len(x_train), integer=True)
+    images_per_seed = check_number(images_per_seed, "images_per_seed", 1, len(x_train), integer=True)
     steps = check_number(steps, "steps", 1, integer=True)
     batch_size = check_number(batch_size, "batch_size", 1, integer=True)
     check_number(learning_rate, "learning_rate", 0, math.inf, closed="neither")
@@ -73,14 +73,14 @@ def generative_transfer(
     seeds = check_seeds(seeds)
     results = []
     for seed in seeds:
-        picked = x_train[np.random.default_rng(seed).choice(len(x_train), num_images, replace=False)]
+        picked = x_train[np.random.default_rng(seed).choice(len(x_train), images_per_seed, replace=False)]
         scores = {}
-        for strategy in ("scratch", "fine_tuned"):
+        for arm in ("scratch", "fine_tuned"):
             keras.utils.set_random_seed(seed)
-            model = fresh_copy(autoencoder, keep_weights=strategy != "scratch")
+            model = fresh_copy(autoencoder, keep_weights=arm != "scratch")
             compile_model(model, "mse", learning_rate)
-            per_epoch = max(1, math.ceil(num_images / batch_size))
-            index = np.random.default_rng(seed).integers(0, num_images, per_epoch * batch_size)
+            per_epoch = max(1, math.ceil(images_per_seed / batch_size))
+            index = np.random.default_rng(seed).integers(0, images_per_seed, per_epoch * batch_size)
             fit_or_raise(
                 model,
                 picked[index],
@@ -89,11 +89,11 @@ def generative_transfer(
                 epochs=math.ceil(steps / per_epoch),
                 verbose=0,
             )
-            scores[strategy] = denoising_mse(model, x_test, noise_stddev, seed=1234)
+            scores[arm] = denoising_mse(model, x_test, noise_stddev, seed=1234)
         results.append(
             {
                 "seed": int(seed),
-                "images": int(num_images),
+                "images": int(images_per_seed),
                 "scratch_mse": scores["scratch"],
                 "fine_tuned_mse": scores["fine_tuned"],
             }
