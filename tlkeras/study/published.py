@@ -99,9 +99,10 @@ def upgrade(result):
     >>> upgrade(old)["clustering"], old["clustering_comparisons"]
     ([{'cluster_accuracy': 0.5, 'nmi': 0.4}], [{'metric': 'cluster_accuracy'}])
     """
-    for row in result.get("clustering", []):
-        if "accuracy" in row and "cluster_accuracy" not in row:
-            row["cluster_accuracy"] = row.pop("accuracy")
+    rows = result.get("clustering", [])
+    for i, row in enumerate(rows):
+        if "accuracy" in row and "cluster_accuracy" not in row:  # renamed where it stood: the file's order kept
+            rows[i] = {"cluster_accuracy" if key == "accuracy" else key: value for key, value in row.items()}
     for row in result.get("clustering_comparisons", []):
         if row.get("metric") == "accuracy":
             row["metric"] = "cluster_accuracy"
