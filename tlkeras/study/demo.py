@@ -346,7 +346,9 @@ is its test.
 
 {glossary}
 
-Pretraining: {len(pretrained.history.get("loss", []))} epoch(s) on {options.max_images or "all"} unlabeled training
+Pretraining of the autoencoder on every class (the in-domain rows, clustering, generation and the plots below; a
+class-disjoint row's encoder is pretrained on its source classes only, timed under `pretraining_seconds` in
+`results.json`): {len(pretrained.history.get("loss", []))} epoch(s) on {options.max_images or "all"} unlabeled training
 images, {pretrained.seconds:.0f} s ({"reused from the cache" if pretrained.cached else "in this run"}); test
 reconstruction MSE {quality["mse"]:.4f}, against {quality["mean_image_mse"]:.4f} for predicting the mean training
 image for every image (ratio {quality["ratio"]:.2f}).{warning}
