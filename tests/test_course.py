@@ -2,23 +2,20 @@
 
 Each test releases one notebook with `nbgrader generate_assignment` (it must equal the committed
 student version), then autogrades the submissions: the solution (full marks on every test cell, no
-cell fails), the untouched student version (0 points on every test cell, no crash), for the
-exercises tlkeras could answer, the library's shortcut (`SHORTCUTS`: it loses exactly the points of
-that exercise) and, for notebook 03, a typical wrong answer (it loses exactly the points of its
-test). Autograding executes the notebooks, so these tests are the `notebooks` mark: `make test` runs
-them in its notebook step, in fast mode, instead of nbmake on the first backend
-(`pytest -m notebooks tests/test_course.py`).
+cell fails), the untouched student version (0 points on every test cell, no crash), and wrong answers
+(`WRONG_ANSWERS`: the library's shortcut for the exercises tlkeras could answer, and a plausible
+mistake; each loses exactly the points of its exercise). Autograding executes the notebooks, so
+these tests are the `notebooks` mark: `make test` runs them in its notebook step, in fast mode,
+instead of nbmake on the first backend (`pytest -m notebooks tests/test_course.py`).
 """
 
 import filecmp
-import glob
 import os
 
 import nbformat
 import pytest
 from helpers import load_script
 
-ROOT = os.path.join(os.path.dirname(__file__), os.pardir)
 course = load_script("course")
 
 pytestmark = pytest.mark.notebooks
@@ -35,16 +32,6 @@ def _errors(path):
     ]
 
 
-def _without(source_path, grade_id, line, target):
-    """The solution notebook with `line` taken out of the cell `grade_id`: a typical wrong answer."""
-    nb = nbformat.read(source_path, as_version=4)
-    [cell] = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id]
-    assert line in cell.source
-    cell.source = cell.source.replace(line, "")
-    nbformat.write(nb, target)
-    return target
-
-
 def _graded_tests(notebook):
     """The grade ids of the autograded test cells of a source notebook."""
     cells = nbformat.read(notebook, as_version=4).cells
@@ -52,36 +39,111 @@ def _graded_tests(notebook):
     return {meta["grade_id"] for meta in grading if meta.get("grade") and not meta.get("solution")}
 
 
-# The library shortcut of an exercise whose answer tlkeras already has: `{notebook prefix: (grade id, the
-# answer in place of the solution)}`. Submitted with the solution, it must score 0 on that exercise's tests.
-SHORTCUTS = {
-    "00": (
-        "ex00-stratified",
-        "    from tlkeras.data import sample_per_class\n\n"
-        "    return sample_per_class(np.arange(len(labels)), labels, n, seed)[0]\n",
-    ),
-    "01": ("ex01-plain-encoder", 'my_encoder = autoencoder.get_layer("encoder")\n'),
-    "04": (
-        "ex04-paired",
-        "    from tlkeras.study.statistics import paired_interval as library\n\n"
-        "    return library(np.subtract(transfer, scratch))\n",
-    ),
-    "07": (
-        "ex07-pseudo",
-        "    from tlkeras.study.parts import balanced_confident\n\n"
-        "    return balanced_confident(probabilities, per_class)\n",
-    ),
+# Answers that must earn none of an exercise's points: the library's shortcut, where tlkeras has the answer,
+# and a plausible wrong answer. `{notebook prefix: {grade id: [answers in place of the solution]}}`. The k-th
+# submission of a notebook gives every exercise listed its k-th answer, so one execution covers all of them;
+# it must lose exactly the points of the exercises it answered, and no other.
+WRONG_ANSWERS = {
+    "00": {
+        "ex00-stratified": [
+            "    from tlkeras.data import sample_per_class\n\n"
+            "    return sample_per_class(np.arange(len(labels)), labels, n, seed)[0]\n",
+            # the global NumPy generator: two calls with the same seed differ
+            "    return np.concatenate([np.random.choice(np.flatnonzero(labels == c), n, replace=False) "
+            "for c in np.unique(labels)])\n",
+        ],
+    },
+    "01": {
+        "ex01-plain-encoder": [
+            'my_encoder = autoencoder.get_layer("encoder")\n',
+            # without padding="same": 28 -> 26 -> 13 -> 11 -> 5, another shape and parameter count
+            "inputs = keras.Input((28, 28, 1))\n"
+            'x = layers.MaxPooling2D(2)(layers.Conv2D(32, 3, activation="relu")(inputs))\n'
+            'x = layers.MaxPooling2D(2)(layers.Conv2D(64, 3, activation="relu")(x))\n'
+            "my_encoder = keras.Model(inputs, layers.Dense(LATENT_DIM)(layers.Flatten()(x)))\n",
+        ],
+        # a sum over pixels and images, not their mean
+        "ex01-mse": ['    return float(np.sum((np.asarray(x, "float64") - np.asarray(x_hat, "float64")) ** 2))\n'],
+        # one grey level for every pixel instead of the mean image
+        "ex01-mean-image": [
+            'mean_image = x_unlabeled.mean(dtype="float64")\n'
+            "mean_image_mse = float(np.mean((x_check - mean_image) ** 2))\n"
+            "ratio = mse_after / mean_image_mse\n"
+        ],
+    },
+    "02": {
+        "ex02-extract": [
+            "    from tlkeras.transfer import fresh_copy\n\n    return fresh_copy(model, keep_weights=True)\n",
+            # the same layers with new, random weights: the pretraining is lost
+            "    return keras.models.clone_model(model)\n",
+        ],
+    },
+    "03": {
+        "ex03-freeze": [
+            "    freeze(model)\n    return len(model.trainable_weights), len(model.non_trainable_weights)\n",
+            # forgot to freeze: the counts of a trainable encoder
+            "    return len(model.trainable_weights), len(model.non_trainable_weights)\n",
+        ],
+        "ex03-classifier": [
+            '    model = build_classifier(encoder, num_classes, normalize="layer", dropout=dropout)\n'
+            '    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])\n'
+            "    return model\n",
+            # logits out of the last layer, read by a loss that expects probabilities
+            "    inputs = keras.Input(shape=encoder.input_shape[1:])\n"
+            "    codes = keras.layers.LayerNormalization()(encoder(inputs))\n"
+            "    model = keras.Model(inputs, keras.layers.Dense(num_classes)(keras.layers.Dropout(dropout)(codes)))\n"
+            '    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])\n'
+            "    return model\n",
+        ],
+    },
+    "04": {
+        "ex04-unfreeze": [
+            "    from tlkeras.transfer import freeze, unfreeze\n\n"
+            "    freeze(classifier)\n"
+            "    unfreeze(classifier, from_layer=layer_name)\n"
+            "    classifier.compile(keras.optimizers.Adam(learning_rate), loss=classifier.loss, metrics=['accuracy'])"
+            "\n",
+            # not compiled again: the optimizer of phase 1 (Adam at 1e-3) keeps training
+            '    encoder = classifier.get_layer("encoder")\n'
+            "    encoder.trainable = True\n"
+            "    for layer in encoder.layers[: [layer.name for layer in encoder.layers].index(layer_name)]:\n"
+            "        layer.trainable = False\n",
+        ],
+        "ex04-paired": [
+            "    from tlkeras.study.statistics import paired_interval as library\n\n"
+            "    return library(np.subtract(transfer, scratch))\n",
+            # unpaired: each arm's spread on its own, as if the seeds had nothing in common
+            '    transfer, scratch = np.asarray(transfer, "float64"), np.asarray(scratch, "float64")\n'
+            "    n, gain = len(transfer), transfer.mean() - scratch.mean()\n"
+            "    half = stats.t.ppf(0.975, 2 * n - 2) * np.sqrt((transfer.var(ddof=1) + scratch.var(ddof=1)) / n)\n"
+            "    return float(gain), float(gain - half), float(gain + half)\n",
+        ],
+    },
+    "07": {
+        "ex07-pseudo": [
+            "    from tlkeras.study.parts import balanced_confident\n\n"
+            "    return balanced_confident(probabilities, per_class)\n",
+        ],
+    },
 }
 
 
-def _answered(source_path, grade_id, answer, target):
-    """The solution notebook with the solution of cell `grade_id` replaced by `answer`."""
+def _submissions(notebook):
+    """The wrong submissions of a notebook: `[{grade id: answer}, ...]`, the k-th answer of each exercise."""
+    answers = WRONG_ANSWERS.get(os.path.basename(notebook)[:2], {})
+    count = max((len(listed) for listed in answers.values()), default=0)
+    return [{grade_id: listed[k] for grade_id, listed in answers.items() if k < len(listed)} for k in range(count)]
+
+
+def _answered(source_path, answers, target):
+    """The solution notebook with the solution of each cell `grade id` of `answers` replaced by its answer."""
     nb = nbformat.read(source_path, as_version=4)
-    [cell] = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id]
-    start, end = cell.source.index("### BEGIN SOLUTION"), cell.source.index("### END SOLUTION")
-    begin = cell.source.rindex("\n", 0, start) + 1 if "\n" in cell.source[:start] else 0
-    after = cell.source.find("\n", end)
-    cell.source = cell.source[:begin] + answer + (cell.source[after + 1 :] if after >= 0 else "")
+    for grade_id, answer in answers.items():
+        [cell] = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id]
+        start, end = cell.source.index("### BEGIN SOLUTION"), cell.source.index("### END SOLUTION")
+        begin = cell.source.rindex("\n", 0, start) + 1 if "\n" in cell.source[:start] else 0
+        after = cell.source.find("\n", end)
+        cell.source = cell.source[:begin] + answer + (cell.source[after + 1 :] if after >= 0 else "")
     nbformat.write(nb, target)
     return target
 
@@ -97,31 +159,25 @@ def test_release_and_autograde(notebook, tmp_path):
 
     course.submit(root, "solution", assignment, notebook)
     course.submit(root, "untouched", assignment, released)
-    shortcut = SHORTCUTS.get(name[:2])
-    if shortcut:
-        course.submit(root, "shortcut", assignment, _answered(notebook, *shortcut, str(tmp_path / name)))
+    wrong = {f"wrong{k}": answers for k, answers in enumerate(_submissions(notebook), 1)}
+    for student, answers in wrong.items():
+        course.submit(root, student, assignment, _answered(notebook, answers, str(tmp_path / f"{student}.ipynb")))
     graded = course.autograde(root, assignment)  # every submission, one nbgrader run
-    assert graded.keys() == {"solution", "untouched"} | ({"shortcut"} if shortcut else set())
+    assert graded.keys() == {"solution", "untouched", *wrong}
     assert _errors(graded["solution"]) == [], "the solution notebook runs without an error"
     full = course.scores(root, "solution", assignment)
     assert full.keys() == tests and all(score == maximum > 0 for score, maximum in full.values()), full
 
     untouched = course.scores(root, "untouched", assignment)
     assert untouched.keys() == tests and all(score == 0 for score, _ in untouched.values()), untouched
-    if shortcut:  # the library's answer earns none of the exercise's points, and costs no other
-        scores = course.scores(root, "shortcut", assignment)
+    for student, answers in wrong.items():  # each wrong answer loses all of its exercise's points, and no other
+        scores = course.scores(root, student, assignment)
         lost = {grade_id: maximum - score for grade_id, (score, maximum) in scores.items() if score != maximum}
-        assert lost == {f"{shortcut[0]}-tests": scores[f"{shortcut[0]}-tests"][1]}, scores
+        assert lost == {f"{grade_id}-tests": scores[f"{grade_id}-tests"][1] for grade_id in answers}, (student, scores)
 
 
-def test_forgetting_to_freeze_loses_exactly_the_points_of_its_test(tmp_path):
-    [notebook] = glob.glob(os.path.join(ROOT, "notebooks", "03_*.ipynb"))
-    assignment = course.assignment_name(notebook)
-    root = course.make_course(str(tmp_path / "course"), [notebook])
-    course.generate(root, assignment)
-    wrong = _without(notebook, "ex03-freeze", "encoder.trainable = False\n", str(tmp_path / "wrong.ipynb"))
-    course.submit(root, "forgot-to-freeze", assignment, wrong)
-    course.autograde(root, assignment)
-    scores = course.scores(root, "forgot-to-freeze", assignment)
-    lost = {grade_id: maximum - score for grade_id, (score, maximum) in scores.items() if score != maximum}
-    assert lost == {"ex03-freeze-tests": scores["ex03-freeze-tests"][1]}, scores
+def test_every_wrong_answer_replaces_a_solution():
+    """A wrong answer names an autograded exercise of its notebook: a renamed grade id cannot drop it silently."""
+    for prefix, answers in WRONG_ANSWERS.items():
+        [notebook] = [source for source in course.SOURCES if os.path.basename(source).startswith(prefix)]
+        assert {f"{grade_id}-tests" for grade_id in answers} <= _graded_tests(notebook), prefix
