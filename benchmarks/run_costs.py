@@ -1,9 +1,9 @@
-"""Seconds of one classifier run per strategy, at notebook 05's full-mode settings, on the current backend.
+"""Seconds of one classifier run per strategy, at notebook 06's full-mode settings, on the current backend.
 
 The notebook's 8-epoch autoencoder (all 60,000 images, batch 128, Conv2DTranspose; from the cache when
 it is there), then one `label_efficiency` run per STRATEGY:LABELS_PER_CLASS, seed 0, with the notebook's
 `Schedule(max_steps=1000, eval_every=50)` and validation split of 1,000: what adding up the
-notebook's runs needs when the whole notebook does not fit (docs/benchmarks.md, JAX's notebook 05).
+notebook's runs needs when the whole notebook does not fit (docs/benchmarks.md, JAX's notebook 06).
 
 Usage: KERAS_BACKEND=jax python benchmarks/run_costs.py [--runs scratch:10 lp_ft:10 frozen:100 semi_supervised:1]
 """

@@ -77,6 +77,10 @@ WRONG_ANSWERS = {
             # the same layers with new, random weights: the pretraining is lost
             "    return keras.models.clone_model(model)\n",
         ],
+        # the codes' scores passed as the baseline's
+        "ex02-pixels": ["pixel_scores = code_scores\n"],
+        # the image itself is its own nearest neighbour, at distance 0
+        "ex02-nearest": ["    return int(np.argmin(np.linalg.norm(codes - codes[i], axis=1)))\n"],
     },
     "03": {
         "ex03-freeze": [
@@ -119,8 +123,16 @@ WRONG_ANSWERS = {
             "    return float(gain), float(gain - half), float(gain + half)\n",
         ],
     },
-    "07": {
-        "ex07-pseudo": [
+    "05": {
+        # the accuracy gains, where the exercise asks for NMI
+        "ex05-nmi-gain": [
+            'accuracy = {(r["features"], r["seed"]): r["cluster_accuracy"] for r in cluster_rows}\n'
+            'seeds = sorted({r["seed"] for r in cluster_rows})\n'
+            'nmi_gains = [accuracy["autoencoder", s] - accuracy["pixels", s] for s in seeds]\n'
+        ],
+    },
+    "08": {
+        "ex08-pseudo": [
             "    from tlkeras.study.parts import balanced_confident\n\n"
             "    return balanced_confident(probabilities, per_class)\n",
         ],

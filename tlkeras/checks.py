@@ -83,7 +83,7 @@ def check_frozen(encoder):
     _require(
         count == 0,
         f"the encoder still has {count} trainable weights: did you freeze it? (encoder.trainable = False, "
-        "or tlkeras.transfer.freeze(encoder), then compile again)",
+        "then compile again)",
     )
     return "encoder: frozen."
 

@@ -1,7 +1,7 @@
 """What each notebook of the course starts with: one call that sets up the run and says which run it is.
 
 `setup_notebook()` reads the quick-run switch (`$TLKERAS_FAST`), picks the decoder that run builds
-and, asked for, splits the CPU into devices (notebook 08). It prints which run this is, so that a
+and, asked for, splits the CPU into devices (notebook 09). It prints which run this is, so that a
 quick run's numbers are never read as the course's results: the quick run uses a few thousand
 images and tens of steps to check that the notebook runs; the text's claims are about the full run.
 The teacher's guide (docs/teaching.md) says why each quick-run value is what it is.
@@ -53,7 +53,7 @@ def setup_notebook(devices=None, environ=None):
     """
     fast = fast_mode(environ)
     if devices is not None:
-        from tlkeras.scaling.distribute import split_cpu  # scaling out: notebook 08 only
+        from tlkeras.scaling.distribute import split_cpu  # scaling out: notebook 09 only
 
         devices = split_cpu(devices)
     print(QUICK_RUN if fast else FULL_RUN)
