@@ -5,10 +5,10 @@ Applies to every test whose id names a course notebook (nbmake's items, the nbgr
 
 import re
 
-# The quick run's slowest notebooks on TensorFlow, slowest first (`pytest --nbmake --durations=0
-# notebooks/`, 2-core Xeon: 06 93 s, 08 89 s, 04 58 s, 09 54 s, 01 36 s; the others under 30 s; 04 and 02 measured
-# before their generative and clustering parts moved to 05).
-SLOWEST_FIRST = ("06", "08", "04", "09", "01")
+# The slowest notebooks in the TensorFlow round trip, make test's longest step, slowest first
+# (`TLKERAS_FAST=1 pytest -m notebooks tests/test_course.py --durations=0`, 2-core Xeon: 08 359 s, 04 254 s,
+# 06 244 s, 09 240 s, 01 210 s; the others under 150 s).
+SLOWEST_FIRST = ("08", "04", "06", "09", "01")
 
 
 def pytest_collection_modifyitems(items):
