@@ -10,6 +10,13 @@ Usage:
     python scripts/course.py release [--check]   # regenerate notebooks/exercises/ (or only compare)
     python scripts/course.py setup COURSE_DIR    # a course folder with every assignment, for a teacher
     python scripts/course.py words               # what a student reads: prose words and minutes, per notebook
+    python scripts/course.py record [NAME ...]   # run notebooks in full mode, publish what they show
+
+`record` executes each named source notebook (default: all that show results) in full mode in a fresh kernel and a
+temporary folder, and writes `results/notebooks/NAME.json`: every line the notebook shows with
+`run.show`, which the quick run prints beneath its own, with the command, machine, package
+versions, date, run time and the SHA-256 of the notebook's code (`code_sha256`: the tests fail when
+the code changed after its full run). A notebook that fails publishes nothing.
 
 Functions for the tests: `make_course`, `generate`, `submit`, `autograde`, `scores`, `prose_words`.
 nbgrader runs from this interpreter's environment (its `bin/` goes on `PATH`: nbgrader calls `alembic`).
@@ -18,12 +25,15 @@ nbgrader runs from this interpreter's environment (its `bin/` goes on `PATH`: nb
 import argparse
 import filecmp
 import glob
+import hashlib
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 import nbformat
 
@@ -131,6 +141,61 @@ def prose_words(notebook):
     return sum(len(cell.source.split()) for cell in cells if cell.cell_type == "markdown")
 
 
+def code_sha256(notebook):
+    """SHA-256 of a notebook's code cells: what its published full run ran."""
+    cells = nbformat.read(notebook, as_version=4).cells
+    code = "\n\0".join(cell.source for cell in cells if cell.cell_type == "code")
+    return hashlib.sha256(code.encode("utf-8")).hexdigest()
+
+
+def shown_keys(notebook):
+    """The keys of the results a source notebook shows (`course.show("key", ...)`): what its full run publishes."""
+    cells = nbformat.read(notebook, as_version=4).cells
+    code = "\n".join(cell.source for cell in cells if cell.cell_type == "code")
+    return re.findall(r'course\.show\(\s*"([^"]+)"', code)
+
+
+def record(names=None, full_runs=None, sources=SOURCES):
+    """Execute source notebooks in full mode and publish what each shows (see the module's docstring)."""
+    from nbclient import NotebookClient
+
+    from tlkeras.course import FULL_RUNS, RECORD_VARIABLE, load_full_run
+    from tlkeras.saving import write_json
+    from tlkeras.study.published import environment
+
+    full_runs = full_runs or FULL_RUNS
+    by_name = {os.path.splitext(os.path.basename(path))[0]: path for path in sources}
+    unknown = sorted(set(names or ()) - by_name.keys())
+    if unknown:
+        raise ValueError(f"`names` must be course notebooks, {sorted(by_name)}. Received: {unknown}")
+    for name in names or sorted(name for name, path in by_name.items() if shown_keys(path)):
+        with tempfile.TemporaryDirectory() as work:
+            shutil.copy(by_name[name], work)
+            nb = nbformat.read(os.path.join(work, f"{name}.ipynb"), as_version=4)
+            environ = dict(os.environ)
+            os.environ.pop("TLKERAS_FAST", None)  # the full run, whatever the caller's mode
+            os.environ[RECORD_VARIABLE] = work  # the kernel inherits this environment
+            try:
+                start = time.perf_counter()
+                NotebookClient(nb, timeout=3600, resources={"metadata": {"path": work}}).execute()
+                seconds = time.perf_counter() - start
+            finally:
+                os.environ.clear()
+                os.environ.update(environ)
+            shown = load_full_run(name, work)
+            if shown is None or not shown["shown"]:
+                raise RuntimeError(f"{name} showed no result: does it call `setup_notebook({name!r})` and `show`?")
+            published = {
+                **shown,
+                "command": f"python scripts/course.py record {name}",
+                "seconds": round(seconds, 1),
+                "code_sha256": code_sha256(by_name[name]),
+                "environment": environment(),
+            }
+            write_json(os.path.join(full_runs, f"{name}.json"), published)
+        print(f"{name}: {len(shown['shown'])} results in {seconds:.0f} s -> {os.path.relpath(full_runs)}", flush=True)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -139,7 +204,12 @@ def main(argv=None):
     setup_parser = commands.add_parser("setup", help="set up a course folder with every assignment, for nbgrader")
     setup_parser.add_argument("course_dir")
     commands.add_parser("words", help="prose words of each student version, and reading minutes at 150 words/min")
+    record_parser = commands.add_parser("record", help="run notebooks in full mode; publish the results they show")
+    record_parser.add_argument("names", nargs="*", help="notebook names without .ipynb (default: all)")
     args = parser.parse_args(argv)
+    if args.command == "record":
+        record(args.names)
+        return 0
     if args.command == "release":
         return 1 if release(check=args.check) and args.check else 0
     if args.command == "words":

@@ -5,7 +5,9 @@ Executing them is `make test`'s nbmake step (`TLKERAS_FAST=1 pytest --nbmake not
 """
 
 import glob
+import json
 import os
+import re
 
 import nbformat
 import pytest
@@ -131,3 +133,32 @@ def test_parameters_cell_values_do_not_derive_from_each_other(path):
         used = {n.id for n in ast.walk(node.value) if isinstance(n, ast.Name)}
         assert not used & assigned, f"{path}: {ast.unparse(node)} derives from another parameter"
         assigned |= {t.id for t in node.targets}
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=os.path.basename)
+def test_a_notebook_shows_its_results_beside_its_published_full_run(path):
+    """Outside autograded test cells, a measured number or a table is printed with `course.show`; the quick run
+    prints the full run's beneath it, from a full run of the notebook's current code."""
+    course = load_script("course")
+    name = os.path.splitext(os.path.basename(path))[0]
+    cells = nbformat.read(path, as_version=4).cells
+    code = "\n".join(cell.source for cell in cells if cell.cell_type == "code")
+    assert re.search(rf'setup_notebook\("{name}"', code), f"{path}: `course = setup_notebook({name!r})`"
+    for cell in cells:
+        graded_test = cell.metadata.get("nbgrader", {}).get("grade") and not cell.metadata["nbgrader"].get("solution")
+        for printed in re.findall(r"print\((?:.|\n)*?\)\n", cell.source + "\n"):
+            assert graded_test or not re.search(r":[+ ]?[\d,]*\.\d+f|_table\(", printed), (
+                f"{path}: a result printed without its full run; show it: course.show(key, text)\n{printed}"
+            )
+    keys = course.shown_keys(path)
+    assert len(keys) == len(set(keys)), f"{path}: a key shown twice: {sorted(keys)}"
+    if not keys:
+        return
+    published = os.path.join(ROOT, "results", "notebooks", f"{name}.json")
+    rerun = f"run it again: python scripts/course.py record {name}"
+    assert os.path.exists(published), f"{published} is missing: {rerun}"
+    with open(published, encoding="utf-8") as f:
+        record = json.load(f)
+    assert record["code_sha256"] == course.code_sha256(path), f"{path} changed after its full run: {rerun}"
+    assert set(keys) <= record["shown"].keys(), f"{published} lacks {sorted(set(keys) - record['shown'].keys())}"
+    assert not record["environment"]["uncommitted_changes"], f"{published} was recorded from uncommitted code: {rerun}"
