@@ -17,7 +17,7 @@ test notebook-tests: export JAX_COMPILATION_CACHE_MAX_SIZE ?= 1073741824
 test notebook-tests: export JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS ?= 0
 NOTEBOOKS := $(wildcard notebooks/[0-9][0-9]_*.ipynb)
 
-.PHONY: setup lock lint test notebook-tests demo results notebooks book exercises clean
+.PHONY: setup lock lint test notebook-tests demo results notebook-results notebooks book exercises clean
 
 setup:
 	PYTHON=$(PYTHON) VENV=$(VENV) TEST_BACKENDS="$(TEST_BACKENDS)" sh scripts/bootstrap.sh
@@ -65,6 +65,12 @@ demo: setup
 # Every published run of results/runs.json again, into results/NAME/; prints each verdict that moved.
 results: setup
 	$(BIN)/python -m tlkeras results rerun --all
+
+# Every notebook that shows results, executed in full mode: what each shows goes to results/notebooks/NAME.json,
+# which its quick run prints beneath its own lines (scripts/course.py record; the tests compare its code hash).
+# `make notebook-results NOTEBOOK_NAMES="04_fine_tune 05_clustering_and_generation"` runs only those.
+notebook-results: setup
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python scripts/course.py record $(NOTEBOOK_NAMES)
 
 # Full-mode handouts for teachers: the notebooks executed into build/executed/ (their figures also
 # land in notebooks/outputs/), then the rendered course, static HTML, in build/book/. Each notebook

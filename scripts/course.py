@@ -193,7 +193,9 @@ def record(names=None, full_runs=None, sources=SOURCES):
                 "environment": environment(),
             }
             write_json(os.path.join(full_runs, f"{name}.json"), published)
-        print(f"{name}: {len(shown['shown'])} results in {seconds:.0f} s -> {os.path.relpath(full_runs)}", flush=True)
+        count = len(shown["shown"])
+        where = os.path.relpath(full_runs)
+        print(f"{name}: {count} result{'s' * (count != 1)} in {seconds:.0f} s -> {where}", flush=True)
 
 
 def main(argv=None):

@@ -45,6 +45,14 @@ def _graded_tests(notebook):
 # it must lose exactly the points of the exercises it answered, and no other.
 WRONG_ANSWERS = {
     "00": {
+        # the diagonal left in: every class is at distance 0 from itself
+        "ex00-class-means": [
+            "class_means = np.stack([x_train[y_train == c].mean(axis=0) for c in range(10)])\n"
+            "flat = class_means.reshape(10, -1)\n"
+            "distances = np.linalg.norm(flat[:, None] - flat[None], axis=-1)\n"
+            "a, b = np.unravel_index(np.argmin(distances), distances.shape)\n"
+            "closest_pair = (int(min(a, b)), int(max(a, b)))\n"
+        ],
         "ex00-stratified": [
             "    from tlkeras.data import sample_per_class\n\n"
             "    return sample_per_class(np.arange(len(labels)), labels, n, seed)[0]\n",
@@ -83,6 +91,8 @@ WRONG_ANSWERS = {
         "ex02-nearest": ["    return int(np.argmin(np.linalg.norm(codes - codes[i], axis=1)))\n"],
     },
     "03": {
+        # the belief the exercise tests: that `training=True` still switches a frozen BatchNorm to batch statistics
+        "ex03-predict-bn": ["training_flag_changes_output = True\n"],
         "ex03-freeze": [
             "    freeze(model)\n    return len(model.trainable_weights), len(model.non_trainable_weights)\n",
             # forgot to freeze: the counts of a trainable encoder
@@ -131,10 +141,50 @@ WRONG_ANSWERS = {
             'nmi_gains = [accuracy["autoencoder", s] - accuracy["pixels", s] for s in seeds]\n'
         ],
     },
+    "06": {
+        # one draw of the probe's images for every seed: the same difference repeated, not a pair per seed
+        "ex06-random-arm": [
+            'pretrained_encoder = candidates[f"{PRETRAIN_EPOCHS} epochs"].get_layer("encoder")\n'
+            'random_encoder = candidates["random"].get_layer("encoder")\n'
+            "gains = [\n"
+            "    probe_scores(pretrained_encoder, PROBE_IMAGES)[0] - probe_scores(random_encoder, PROBE_IMAGES)[0]\n"
+            "    for seed in SEEDS\n"
+            "]\n"
+        ],
+    },
+    "07": {
+        # cut at the bottleneck, where the exercise cuts at the last conv block
+        "ex07-control": [
+            "gains = [\n"
+            '    probe_accuracy("supervised", "bottleneck", seed)\n'
+            '    - probe_accuracy("reconstruction", "bottleneck", seed)\n'
+            "    for seed in SEEDS\n"
+            "]\n"
+            'verdict = paired_comparison(gains)["verdict"]\n'
+        ],
+    },
     "08": {
         "ex08-pseudo": [
             "    from tlkeras.study.parts import balanced_confident\n\n"
             "    return balanced_confident(probabilities, per_class)\n",
+            # each class's most probable images, also those predicted as another class
+            "    indices = np.concatenate(\n"
+            '        [np.argsort(-column, kind="stable")[:per_class] for column in probabilities.T]\n'
+            "    ).astype(int)\n"
+            "    return indices, probabilities.argmax(axis=1)[indices]\n",
+        ],
+        # the recipe against scratch again (the comparison above), not against its ablation
+        "ex08-ablation": [
+            'ablation_runs = [r for r in runs if r["strategy"] == "scratch"]\n'
+            'arm = {r["seed"]: r for r in ablation_runs}\n'
+            'gains = [semi_runs[s]["accuracy"] - arm[s]["accuracy"] for s in SEEDS]\n'
+        ],
+    },
+    "09": {
+        # the gap in MSE units, not relative to the first run's MSE
+        "ex09-seed-gap": [
+            "ae_other_seed = pretrain(one_device_scope, seed=SEED + 1)\n"
+            "seed_gap = abs(test_mse(ae_other_seed) - mse_one)\n"
         ],
     },
 }

@@ -143,7 +143,7 @@ def test_a_notebook_shows_its_results_beside_its_published_full_run(path):
     name = os.path.splitext(os.path.basename(path))[0]
     cells = nbformat.read(path, as_version=4).cells
     code = "\n".join(cell.source for cell in cells if cell.cell_type == "code")
-    assert re.search(rf'setup_notebook\("{name}"', code), f"{path}: `course = setup_notebook({name!r})`"
+    assert re.search(rf'setup_notebook\(\s*"{name}"', code), f"{path}: `course = setup_notebook({name!r})`"
     for cell in cells:
         graded_test = cell.metadata.get("nbgrader", {}).get("grade") and not cell.metadata["nbgrader"].get("solution")
         for printed in re.findall(r"print\((?:.|\n)*?\)\n", cell.source + "\n"):
@@ -162,3 +162,6 @@ def test_a_notebook_shows_its_results_beside_its_published_full_run(path):
     assert record["code_sha256"] == course.code_sha256(path), f"{path} changed after its full run: {rerun}"
     assert set(keys) <= record["shown"].keys(), f"{published} lacks {sorted(set(keys) - record['shown'].keys())}"
     assert not record["environment"]["uncommitted_changes"], f"{published} was recorded from uncommitted code: {rerun}"
+    with open(os.path.join(ROOT, "docs", "teaching.md"), encoding="utf-8") as f:
+        [row] = [line for line in f if line.startswith(f"| {name[:2]} ")]
+    assert row.split("|")[2].strip() == f"{round(record['seconds'])} s", f"docs/teaching.md: {name}'s run time"
