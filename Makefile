@@ -16,6 +16,13 @@ test notebook-tests: export JAX_COMPILATION_CACHE_DIR ?= $(HOME)/.cache/tlkeras-
 test notebook-tests: export JAX_COMPILATION_CACHE_MAX_SIZE ?= 1073741824
 test notebook-tests: export JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS ?= 0
 NOTEBOOKS := $(wildcard notebooks/[0-9][0-9]_*.ipynb)
+# On the backends after the first, nbmake runs the notebooks of the five steps, the two other downstream tasks and
+# scaling out (00-05, 09) on each, and the study notebooks (06-08) on one of them: every notebook runs on TensorFlow
+# and at least one other backend, every library function on all three (the unit tests). All of them everywhere:
+# `make notebook-tests NOTEBOOKS_jax='notebooks/[0-9]*.ipynb' NOTEBOOKS_torch='notebooks/[0-9]*.ipynb'`.
+STEP_NOTEBOOKS := $(filter-out notebooks/06_% notebooks/07_% notebooks/08_%,$(NOTEBOOKS))
+NOTEBOOKS_jax ?= $(STEP_NOTEBOOKS) $(filter notebooks/06_% notebooks/07_%,$(NOTEBOOKS))
+NOTEBOOKS_torch ?= $(STEP_NOTEBOOKS) $(filter notebooks/08_%,$(NOTEBOOKS))
 
 .PHONY: setup lock lint test notebook-tests demo results notebook-results notebooks book exercises clean
 
@@ -54,8 +61,10 @@ notebook-tests: setup
 	    TLKERAS_FAST=1 KERAS_BACKEND=$$backend $(BIN)/python -m pytest \
 	      -n $(TEST_WORKERS) -m notebooks -p no:cacheprovider tests/test_course.py tests/test_book.py; \
 	  else \
+	    case $$backend in jax) notebooks="$(NOTEBOOKS_jax)";; torch) notebooks="$(NOTEBOOKS_torch)";; \
+	      *) notebooks="$(NOTEBOOKS)";; esac; \
 	    TLKERAS_FAST=1 KERAS_BACKEND=$$backend $(BIN)/python -m pytest -n $(TEST_WORKERS) --nbmake \
-	      --nbmake-timeout=600 -p no:cacheprovider $(NOTEBOOKS); \
+	      --nbmake-timeout=600 -p no:cacheprovider $$notebooks; \
 	  fi; \
 	done
 

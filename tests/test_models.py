@@ -136,3 +136,16 @@ def test_augmentation_acts_only_in_training(images):
     assert not np.allclose(keras.ops.convert_to_numpy(augment(x, training=True)), x)
     with pytest.raises(ValueError, match="augment"):
         build_classifier(encoder, 3, augment="flip")
+
+
+def test_an_augmented_classifier_is_compiled_whole_on_jax(images, labels):
+    """Keras marks RandomTranslation as not XLA-compilable; on JAX that made an augmented model train op by op."""
+    encoder = build_encoder(SHAPE, filters=(4,), latent_dim=6)
+    clf = build_classifier(encoder, 3, augment=("translate", "flip"))
+    clf.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    on_jax = keras.backend.backend() == "jax"
+    assert clf.get_layer("augment_translate").supports_jit is on_jax  # elsewhere, Keras' own choice
+    if on_jax:
+        assert clf.jit_compile is True
+        history = clf.fit(images[:32], labels[:32], batch_size=8, epochs=2, verbose=0).history
+        assert np.all(np.isfinite(history["loss"]))

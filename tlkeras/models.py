@@ -287,6 +287,20 @@ def build_conv_autoencoder(
 AUGMENTATIONS = ("translate", "flip")
 
 
+def random_translation(height_factor, width_factor, **kwargs):
+    """`keras.layers.RandomTranslation(height_factor, width_factor, **kwargs)`, compiled with its model on JAX.
+
+    Keras marks this layer as one XLA cannot compile (TensorFlow's image transform has no XLA kernel), and a
+    model holding a layer so marked is not jit-compiled: on JAX it then trains op by op, several times slower
+    (docs/benchmarks.md). JAX's own affine transform compiles, so on JAX the mark is lifted; the other
+    backends keep Keras' choice.
+    """
+    layer = layers.RandomTranslation(height_factor, width_factor, **kwargs)
+    if keras.backend.backend() == "jax":
+        layer.supports_jit = True
+    return layer
+
+
 def feature_statistics(encoder, images, reduce=(), batch_size=256):
     """Per-feature mean and variance of an encoder's output on `images`.
 
@@ -389,7 +403,7 @@ def build_classifier(
     inputs = keras.Input(shape=encoder.input_shape[1:], name="image")
     x = inputs
     if "translate" in augment:
-        x = layers.RandomTranslation(0.1, 0.1, fill_mode="constant", name="augment_translate")(x)
+        x = random_translation(0.1, 0.1, fill_mode="constant", name="augment_translate")(x)
     if "flip" in augment:
         x = layers.RandomFlip("horizontal", name="augment_flip")(x)
     x = encoder(x)

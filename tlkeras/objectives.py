@@ -30,6 +30,7 @@ import keras
 from keras import layers, ops
 
 from tlkeras._validation import check_choice
+from tlkeras.models import random_translation
 
 DENOISING_NOISE = 0.5  # Gaussian noise (pixels in [0, 1]) added before the autoencoder's own
 MASK_RATIO = 0.5  # the share of patches hidden by `masked`
@@ -161,7 +162,7 @@ def contrastive(autoencoder, config, num_classes):
     encoder = autoencoder.get_layer("encoder")
     augment = keras.Sequential(
         [
-            layers.RandomTranslation(0.2, 0.2, fill_mode="constant", seed=config.seed),
+            random_translation(0.2, 0.2, fill_mode="constant", seed=config.seed),
             layers.RandomZoom((-0.3, 0.1), fill_mode="constant", seed=config.seed + 1),
             layers.RandomFlip("horizontal", seed=config.seed + 2),
             layers.GaussianNoise(0.1, seed=config.seed + 3),

@@ -26,6 +26,7 @@ import numpy as np
 from keras import layers
 
 from tlkeras._validation import check_images, check_labeled, check_labels, check_number, check_seed
+from tlkeras.models import random_translation
 from tlkeras.study.parts import HEAD_DROPOUT, POOL_IMAGES, balanced_confident, network_from
 from tlkeras.study.registry import register_ablation, register_strategy, register_variant
 from tlkeras.study.schedule import Schedule, check_schedule
@@ -37,7 +38,7 @@ def strong_augmentation(seed=None):
     """The strong augmentation, built-in layers only, active in training: a `keras.Sequential`."""
     return keras.Sequential(
         [
-            layers.RandomTranslation(0.125, 0.125, fill_mode="constant", seed=seed),
+            random_translation(0.125, 0.125, fill_mode="constant", seed=seed),
             layers.RandomFlip("horizontal", seed=seed),
             layers.RandomContrast(0.5, value_range=(0, 1), seed=seed),
             layers.RandomBrightness(0.3, value_range=(0, 1), seed=seed),
