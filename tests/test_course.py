@@ -198,8 +198,17 @@ def _submissions(notebook):
 
 
 def _answered(source_path, answers, target):
-    """The solution notebook with the solution of each cell `grade id` of `answers` replaced by its answer."""
+    """The solution notebook with the solution of each cell `grade id` of `answers` replaced by its answer.
+
+    The code cells after the last autograded test cell are left empty: they earn no point, and a wrong
+    submission is executed only to be graded.
+    """
     nb = nbformat.read(source_path, as_version=4)
+    grading = [cell.metadata.get("nbgrader", {}) for cell in nb.cells]
+    last_test = max(i for i, meta in enumerate(grading) if meta.get("grade") and not meta.get("solution"))
+    for cell, meta in zip(nb.cells[last_test + 1 :], grading[last_test + 1 :], strict=True):
+        if cell.cell_type == "code" and not (meta.get("grade") or meta.get("solution") or meta.get("locked")):
+            cell.source = ""
     for grade_id, answer in answers.items():
         [cell] = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id]
         start, end = cell.source.index("### BEGIN SOLUTION"), cell.source.index("### END SOLUTION")
