@@ -4,6 +4,7 @@ import pytest
 from helpers import SHAPE, tiny_autoencoder
 
 from tlkeras.models import build_classifier, build_conv_autoencoder, build_encoder
+from tlkeras.saving import load_model, save_model
 
 
 @pytest.mark.parametrize(
@@ -138,7 +139,7 @@ def test_augmentation_acts_only_in_training(images):
         build_classifier(encoder, 3, augment="flip")
 
 
-def test_an_augmented_classifier_is_compiled_whole_on_jax(images, labels):
+def test_an_augmented_classifier_is_compiled_whole_on_jax(tmp_path, images, labels):
     """Keras marks RandomTranslation as not XLA-compilable; on JAX that made an augmented model train op by op."""
     encoder = build_encoder(SHAPE, filters=(4,), latent_dim=6)
     clf = build_classifier(encoder, 3, augment=("translate", "flip"))
@@ -149,3 +150,7 @@ def test_an_augmented_classifier_is_compiled_whole_on_jax(images, labels):
         assert clf.jit_compile is True
         history = clf.fit(images[:32], labels[:32], batch_size=8, epochs=2, verbose=0).history
         assert np.all(np.isfinite(history["loss"]))
+        path = tmp_path / "clf.keras"
+        save_model(clf, path)
+        loaded = load_model(path)  # Keras does not save the lifted mark: loading lifts it again
+        assert loaded.get_layer("augment_translate").supports_jit is True and loaded.jit_compile is True

@@ -301,6 +301,31 @@ def random_translation(height_factor, width_factor, **kwargs):
     return layer
 
 
+def compile_translations_on_jax(model):
+    """Lift Keras' no-jit mark from every `RandomTranslation` in `model` on JAX, as `random_translation` does.
+
+    The mark is not saved, so a model loaded from a file gets it back, and Keras then compiles it
+    without XLA whatever it was saved with; where it was saved compiled whole (`jit_compile=True`, what
+    `"auto"` gives a model tlkeras built), it is compiled whole again. Other backends: `model` unchanged.
+    """
+    if keras.backend.backend() != "jax":
+        return model
+
+    def walk(layer):
+        yield layer
+        for inner in getattr(layer, "layers", ()):
+            yield from walk(inner)
+
+    every = list(walk(model))
+    for layer in every:
+        if isinstance(layer, layers.RandomTranslation):
+            layer.supports_jit = True
+    saved_whole = getattr(model, "compiled", False) and model.get_compile_config().get("jit_compile") in (True, "auto")
+    if saved_whole and all(getattr(layer, "supports_jit", True) for layer in every):
+        model.jit_compile = True
+    return model
+
+
 def feature_statistics(encoder, images, reduce=(), batch_size=256):
     """Per-feature mean and variance of an encoder's output on `images`.
 

@@ -17,6 +17,7 @@ import zipfile
 import keras
 
 from tlkeras._validation import check_model
+from tlkeras.models import compile_translations_on_jax
 
 _TMP_MARK = ".tmp"
 
@@ -181,8 +182,9 @@ def load_model(path, compile=True):
             f"`path` is not a valid .keras file (not a zip archive: truncated or corrupt?). Received: path={path!r}"
         )
     try:
-        return keras.saving.load_model(path, compile=compile)
+        model = keras.saving.load_model(path, compile=compile)
     except Exception as e:
         raise ValueError(
             f"`path` could not be loaded as a Keras model ({type(e).__name__}: {e}). Received: path={path!r}"
         ) from e
+    return compile_translations_on_jax(model)  # as tlkeras built it: Keras does not save the lifted mark
