@@ -101,3 +101,12 @@ def test_record_publishes_a_full_runs_results_with_the_hash_of_its_code(tmp_path
     assert sorted(os.listdir(published)) == ["tiny.json"]  # a failed run publishes nothing
     with pytest.raises(ValueError, match=r"`names` must be course notebooks.*\['missing'\]"):
         course.record(["missing"], full_runs=str(published), sources=[tiny])
+
+
+def test_the_code_hash_covers_what_a_full_run_runs_and_not_the_quick_runs_values(tmp_path):
+    course = load_script("course")
+    parameters, quick, rest = "STEPS = 500", "if course.fast:\n    STEPS = 20", "train(STEPS)"
+    hashed = course.code_sha256(_notebook(tmp_path / "a.ipynb", parameters, quick, rest))
+    assert course.code_sha256(_notebook(tmp_path / "b.ipynb", parameters, quick.replace("20", "5"), rest)) == hashed
+    for changed in (("STEPS = 400", quick, rest), (parameters, quick, "train(STEPS, seed=1)")):
+        assert course.code_sha256(_notebook(tmp_path / "c.ipynb", *changed)) != hashed, changed

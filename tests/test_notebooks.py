@@ -4,6 +4,7 @@ Executing them is `make test`'s nbmake step (`TLKERAS_FAST=1 pytest --nbmake not
 `benchmarks/notebook_seeds.py` runs them per seed, with papermill injecting `SEED` after the parameters cell.
 """
 
+import ast
 import glob
 import json
 import os
@@ -71,6 +72,10 @@ def test_each_notebook_opens_with_a_title_and_has_one_parameters_cell(path):
     code = [c.source for c in nb.cells if c.cell_type == "code"]
     quick = [i for i, source in enumerate(code) if source.startswith("if course.fast:")]
     assert len(quick) <= 1 and all(code[i - 1] == tagged[0].source for i in quick), f"{path}: the quick-run cell"
+    # ... and nothing else: a full run skips it whole (its code is left out of the full run's code hash)
+    for i in quick:
+        [branch] = ast.parse(code[i]).body
+        assert isinstance(branch, ast.If) and not branch.orelse, f"{path}: the quick-run cell is one `if`, no `else`"
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
     assert "assert" in code, "a notebook checks its own claims"
     assert "tf.keras" not in code, "Keras 3: `import keras`, never tf.keras"
@@ -124,8 +129,6 @@ def test_every_notebook_has_a_student_version():
 def test_parameters_cell_values_do_not_derive_from_each_other(path):
     """papermill injects new values *after* the parameters cell: a value computed there from another
     parameter (say `SEEDS = (SEED, SEED + 1)`) would silently keep the old one."""
-    import ast
-
     cell = next(c for c in nbformat.read(path, as_version=4).cells if "parameters" in c.metadata.get("tags", []))
     assigned = set()
     for node in ast.parse(cell.source).body:
