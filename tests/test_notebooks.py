@@ -9,6 +9,7 @@ import glob
 import json
 import os
 import re
+import subprocess
 
 import nbformat
 import pytest
@@ -37,6 +38,23 @@ def test_the_teaching_guide_counts_the_words_a_student_reads():
 def test_there_is_a_numbered_course():
     names = [os.path.basename(p) for p in SOLUTIONS]
     assert [n[:2] for n in names] == [f"{i:02d}" for i in range(len(names))] and len(names) >= 6
+
+
+def test_make_test_runs_every_notebook_on_tensorflow_and_another_backend():
+    """TensorFlow grades every notebook (tests/test_course.py); nbmake runs each on JAX, PyTorch or both."""
+    dry_run = subprocess.run(
+        ["make", "-n", "notebook-tests", "TEST_BACKENDS=tensorflow jax torch"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "tests/test_course.py" in dry_run
+    listed = {backend: re.search(rf'{backend}\) notebooks="([^"]*)"', dry_run) for backend in ("jax", "torch")}
+    assert all(listed.values()), dry_run
+    ran = [os.path.basename(path) for match in listed.values() for path in match.group(1).split()]
+    assert sorted(set(ran)) == [os.path.basename(path) for path in SOLUTIONS], ran
+    assert "09_scaling_out.ipynb" in listed["jax"].group(1) and "09_scaling_out.ipynb" in listed["torch"].group(1)
 
 
 @pytest.mark.parametrize("path", SOLUTIONS + EXERCISES, ids=os.path.basename)
